@@ -1,0 +1,28 @@
+# `make test` and `make demo` each build .venv from scratch when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench fetch clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.3"
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+fetch: $(STAMP)
+	$(PY) examples/fetch.py youtube sms
+
+test: $(STAMP) fetch
+	$(PY) -m pytest -q
+
+demo: $(STAMP) fetch
+	$(PY) examples/demo.py youtube
+
+bench: $(STAMP) fetch
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
