@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import TaskError
 
@@ -99,7 +107,7 @@ class Task(_Strict):
     programs: ProgramsSpec = ProgramsSpec()
     label_model: LabelModelSpec = LabelModelSpec()
     distill: DistillSpec = DistillSpec()
-    path: Path | None = Field(default=None, exclude=True)
+    _path: Path = PrivateAttr()
 
     @field_validator("name")
     @classmethod
@@ -125,6 +133,12 @@ class Task(_Strict):
             self.programs.weak_labels_column
         ):
             raise ValueError("programs: count is 0 and nothing is included: no programs to run")
+        if "exemplars" in self.programs.strategies and self.programs.count > 0:
+            if self.data.valid is None and "exemplars" not in self.programs.supplementary:
+                raise ValueError(
+                    "programs.strategies: 'exemplars' needs labeled rows (data.valid) "
+                    "or programs.supplementary.exemplars"
+                )
         return self
 
     @property
@@ -140,8 +154,13 @@ class Task(_Strict):
         return self.name + "-labeler"
 
     @property
+    def path(self) -> Path:
+        """The task file this task was read from."""
+        return self._path
+
+    @property
     def lock_path(self) -> Path:
-        return self.path.parent / "alchemist.lock"
+        return self._path.parent / "alchemist.lock"
 
 
 def _resolve_paths(raw: dict, base: Path) -> dict:
@@ -180,9 +199,10 @@ def load_task(path: str | Path) -> Task:
     if not isinstance(raw, dict):
         raise TaskError(f"{path.name}: expected a mapping of keys at the top level")
     try:
-        task = Task.model_validate({**_resolve_paths(raw, path.parent), "path": path})
+        task = Task.model_validate(_resolve_paths(raw, path.parent))
     except ValidationError as err:
         raise TaskError(f"{path.name}: {_format_validation_error(err)}") from None
+    task._path = path
     _check_files_exist(task)
     return task
 

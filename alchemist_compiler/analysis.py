@@ -1,0 +1,73 @@
+"""Stage 7: per-program diagnostics and the rule that decides which programs are kept.
+
+Kept: programs that vote on at least `min_coverage` of train rows, OR narrow programs that are
+precise on valid (accuracy >= 0.9 on at least 5 valid votes): coverage alone would drop a rare but
+reliable rule. Dropped: programs below chance accuracy on valid (when valid has >= 5 of their votes),
+programs that never vote, and exact duplicates (identical train votes as an earlier program).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+PRECISE_ACCURACY = 0.9
+MIN_VALID_VOTES = 5
+
+
+@dataclass(frozen=True)
+class ProgramStats:
+    coverage: float  # share of train rows with a vote
+    overlap: float  # share of train rows where it votes and another column votes too
+    conflict: float  # share of train rows where it votes and another column votes differently
+    polarity: list[int]  # classes it ever votes for
+    exceptions: int
+    timeouts: int
+    invalid: int
+    valid_accuracy: float | None  # accuracy on valid rows where it votes
+    valid_votes: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def column_stats(L: np.ndarray, j: int) -> dict:
+    """Coverage, overlap, conflict and polarity of column j of a vote matrix."""
+    votes = L[:, j]
+    voted = votes >= 0
+    others = np.delete(L, j, axis=1)
+    others_vote = (others >= 0).any(axis=1)
+    disagree = ((others >= 0) & (others != votes[:, None])).any(axis=1)
+    n = max(len(L), 1)
+    return {
+        "coverage": round(float(voted.sum() / n), 6),
+        "overlap": round(float((voted & others_vote).sum() / n), 6),
+        "conflict": round(float((voted & disagree).sum() / n), 6),
+        "polarity": sorted(int(c) for c in np.unique(votes[voted])),
+    }
+
+
+def accuracy_where_voted(votes: np.ndarray, gold: np.ndarray) -> tuple[float | None, int]:
+    voted = votes >= 0
+    count = int(voted.sum())
+    if count == 0:
+        return None, 0
+    return round(float((votes[voted] == gold[voted]).mean()), 6), count
+
+
+def keep_reason(stats: ProgramStats, min_coverage: float, k: int) -> str | None:
+    """None to keep the program, else why it is dropped."""
+    if stats.coverage == 0:
+        return "never votes on train"
+    trusted = stats.valid_votes >= MIN_VALID_VOTES and stats.valid_accuracy is not None
+    if trusted and stats.valid_accuracy < 1.0 / k:
+        return f"valid accuracy {stats.valid_accuracy:.2f} is below chance ({1.0 / k:.2f})"
+    if stats.coverage < min_coverage and not (trusted and stats.valid_accuracy >= PRECISE_ACCURACY):
+        return f"coverage {stats.coverage:.3f} < min_coverage {min_coverage} and not precise on valid"
+    return None
+
+
+def duplicate_of(L: np.ndarray, j: int) -> int | None:
+    """The first earlier column with identical votes, if any."""
+    return next((i for i in range(j) if np.array_equal(L[:, i], L[:, j])), None)

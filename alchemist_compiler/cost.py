@@ -1,0 +1,35 @@
+"""The cost ledger: what the programs cost, against the paper's baseline of one LLM call per row."""
+
+from __future__ import annotations
+
+from .lockfile import Exchange
+from .llm import cost_of, estimate_tokens
+from .prompts import zero_shot_prompt
+from .task import Task
+
+ZERO_SHOT_COMPLETION_TOKENS = 2  # a class index and an end token
+
+
+def cost_ledger(task: Task, exchanges: list[Exchange], train_inputs: list) -> dict:
+    """Tokens and USD of every exchange used, and the estimate for labeling each train row."""
+    prompt_tokens = sum(e.usage["prompt_tokens"] for e in exchanges)
+    completion_tokens = sum(e.usage["completion_tokens"] for e in exchanges)
+    ours = cost_of(task.llm, prompt_tokens, completion_tokens)
+    zs_prompt = sum(estimate_tokens(zero_shot_prompt(task, x)) for x in train_inputs)
+    zs_completion = ZERO_SHOT_COMPLETION_TOKENS * len(train_inputs)
+    zero_shot = cost_of(task.llm, zs_prompt, zs_completion)
+    return {
+        "model": task.llm.model,
+        "price_per_1k": task.llm.price_per_1k.model_dump(),
+        "requests": len(exchanges),
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cost_usd": round(ours, 8),
+        "zero_shot": {
+            "rows": len(train_inputs),
+            "prompt_tokens": zs_prompt,
+            "completion_tokens": zs_completion,
+            "cost_usd": round(zero_shot, 8),
+        },
+        "ratio": round(zero_shot / ours, 2) if ours > 0 else None,
+    }

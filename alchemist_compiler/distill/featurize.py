@@ -1,0 +1,66 @@
+"""Run a modality's ONNX featurizer over inputs; keep the (very sparse) result as CSR arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+CHUNK_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class SparseRows:
+    """Compressed sparse rows: the features of n inputs, d columns."""
+
+    indptr: np.ndarray  # int64 (n + 1,)
+    indices: np.ndarray  # int64 (nnz,)
+    values: np.ndarray  # float32 (nnz,)
+    n_features: int
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def rows(self, index: np.ndarray) -> SparseRows:
+        """The selected rows, in the given order."""
+        starts, ends = self.indptr[index], self.indptr[index + 1]
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if len(index) else (
+            np.zeros(0, dtype=np.int64))
+        indptr = np.concatenate([[0], np.cumsum(ends - starts)])
+        return SparseRows(indptr, self.indices[take], self.values[take], self.n_features)
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros((len(self), self.n_features), dtype=np.float32)
+        rows = np.repeat(np.arange(len(self)), np.diff(self.indptr))
+        out[rows, self.indices] = self.values
+        return out
+
+
+def featurizer_session(featurizer: onnx.ModelProto):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(featurizer.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def featurize(featurizer: onnx.ModelProto, model_inputs: list[np.ndarray]) -> SparseRows:
+    """Features of each batch of model inputs (already converted by the modality), stacked."""
+    session = featurizer_session(featurizer)
+    indptr, indices, values, n_features = [np.zeros(1, dtype=np.int64)], [], [], 0
+    offset = 0
+    for batch in model_inputs:
+        dense = session.run(["features"], {"input": batch})[0]
+        n_features = dense.shape[1]
+        rows, cols = np.nonzero(dense)
+        indices.append(cols.astype(np.int64))
+        values.append(dense[rows, cols].astype(np.float32))
+        counts = np.bincount(rows, minlength=len(dense))
+        indptr.append(offset + np.cumsum(counts))
+        offset += int(counts.sum())
+    return SparseRows(
+        np.concatenate(indptr), np.concatenate(indices or [np.zeros(0, np.int64)]),
+        np.concatenate(values or [np.zeros(0, np.float32)]), n_features,
+    )

@@ -1,0 +1,170 @@
+"""Stage 10: write the labeler package, build its wheel, and check the installed labeler.
+
+Everything written is a function of the compile's inputs: no timestamps, no absolute paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from .resources import RUNTIME, template_env
+from .task import Task
+
+VERSION = "1.0.0"
+DEPENDENCIES = ("numpy>=1.24", "onnxruntime>=1.20")
+SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip file can hold
+HEAVY_MODULES = ("torch", "snorkel", "libcst", "sklearn", "pandas")
+
+
+@dataclass(frozen=True)
+class EmittedProgram:
+    file: str  # pNN_<name>.py
+    strategy: str
+    source: str  # full file text, header included
+    stats: dict
+
+
+def program_file(task: Task, index: int, name: str, source: str, provenance_lines: list[str]) -> tuple[str, str]:
+    """File name and text of one kept program: a provenance docstring, then the normalized source."""
+    stem = f"p{index:02d}_{name}"
+    text = template_env("package").get_template("program.py.j2").render(
+        task=task, stem=stem, provenance_lines=provenance_lines, source=source.strip()
+    )
+    return f"{stem}.py", text.rstrip() + "\n"
+
+
+def _write(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _copy_runtime(destination: Path) -> None:
+    for source in sorted(RUNTIME.glob("*.py")):
+        _write(destination / source.name, source.read_bytes())
+
+
+def write_package(
+    root: Path,
+    task: Task,
+    programs: list[EmittedProgram],
+    label_model: dict,
+    model: onnx.ModelProto,
+    manifest: dict,
+    readme_context: dict,
+) -> Path:
+    """The package source tree under `root`; returns the import package's folder."""
+    env = template_env("package")
+    package = root / "src" / task.import_name
+    context = {"task": task, "version": VERSION, "dependencies": DEPENDENCIES}
+    _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
+    _write(package / "__init__.py", env.get_template("__init__.py.j2").render(**context))
+    _write(package / "__main__.py", env.get_template("__main__.py.j2").render(**context))
+    for program in programs:
+        _write(package / "programs" / program.file, program.source)
+    _write(package / "label_model.json", json.dumps(label_model, indent=1) + "\n")
+    _write(package / "model.onnx", model.SerializeToString())
+    _copy_runtime(package / "_runtime")
+    artifacts = {
+        str(path.relative_to(package)): sha256_of(path)
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    manifest = {**manifest, "version": VERSION, "artifacts": artifacts}
+    _write(package / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    readme = env.get_template("README.md.j2").render(
+        **context, programs=programs, dependencies=DEPENDENCIES, **readme_context
+    )
+    _write(root / "README.md", readme)
+    return package
+
+
+def build_wheel(root: Path) -> Path:
+    """A reproducible wheel in root/dist, built by flit_core with no network."""
+    dist = root / "dist"
+    dist.mkdir(exist_ok=True)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from flit_core.buildapi import build_wheel; "
+         "print(build_wheel(sys.argv[1]))", str(dist)],
+        cwd=root, env=env, capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"building the wheel failed:\n{result.stderr[-2000:]}")
+    return dist / result.stdout.strip().splitlines()[-1]
+
+
+_CHECK_SCRIPT = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from {import_name} import Labeler
+inputs = json.load(open(sys.argv[2], encoding="utf-8"))
+labeler = Labeler()
+np.save(sys.argv[3], labeler.predict_proba(inputs))
+np.save(sys.argv[4], labeler.votes(inputs))
+labeler.close()
+print(json.dumps(sorted(m for m in {heavy} if m in sys.modules)))
+"""
+
+
+def check_installed_labeler(
+    wheel: Path, task: Task, inputs: list, expected_proba: np.ndarray, expected_votes: np.ndarray
+) -> float:
+    """Install the wheel into a scratch folder and run it in a fresh interpreter.
+
+    It must reproduce the compiler's probabilities (max abs error returned) and votes exactly,
+    and must not import torch, snorkel, libcst, sklearn or pandas.
+    """
+    with tempfile.TemporaryDirectory(prefix="alchemist-check-") as scratch:
+        scratch = Path(scratch)
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(scratch / "site")
+        (scratch / "inputs.json").write_text(json.dumps(inputs), encoding="utf-8")
+        script = _CHECK_SCRIPT.format(import_name=task.import_name, heavy=HEAVY_MODULES)
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", script, str(scratch / "site"), str(scratch / "inputs.json"),
+             str(scratch / "proba.npy"), str(scratch / "votes.npy")],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"the installed labeler failed:\n{result.stderr[-2000:]}")
+        heavy = json.loads(result.stdout.strip().splitlines()[-1])
+        if heavy:
+            raise RuntimeError(f"the labeler imports {heavy}; it must need only numpy + onnxruntime")
+        proba, votes = np.load(scratch / "proba.npy"), np.load(scratch / "votes.npy")
+    if not np.array_equal(votes, expected_votes):
+        raise RuntimeError("the installed labeler's program votes differ from the compiler's")
+    error = float(np.abs(proba - expected_proba).max()) if len(proba) else 0.0
+    if error > 1e-5:
+        raise RuntimeError(f"the installed labeler's probabilities differ by {error:.2e}")
+    return error
+
+
+def replace_directory(built: Path, target: Path) -> None:
+    """Move a fully built directory into place; an existing target is replaced only at the end."""
+    backup = None
+    if target.exists():
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, backup)
+    os.replace(built, target)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)

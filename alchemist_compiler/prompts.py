@@ -1,0 +1,91 @@
+"""Stage 3: render the chat messages for each program slot (templates/prompts/).
+
+The paper's prompt has three parts (task description, labeling instructions, function signature);
+each slot adds one kind of supplementary information, cycling through the task's strategies.
+Supplementary text the user did not write is asked of the LLM first (two-stage prompting); the
+answer is reused by every slot of that strategy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import Split
+from .modality import get_modality
+from .programs.vetting import ALLOWED_IMPORTS
+from .resources import template_env
+from .task import Task
+
+HEADINGS = {
+    "description": "What each class looks like",
+    "exemplars": "Labeled examples",
+    "keywords": "Indicative keywords",
+    "rules": "Labeling rules",
+}
+#: Strategies whose supplementary text the LLM writes when the user gave none.
+ASKED_OF_LLM = ("description", "keywords", "rules")
+
+Messages = tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One program to ask for: its position and the supplementary strategy it uses."""
+
+    index: int
+    strategy: str
+
+
+def plan_slots(task: Task) -> list[Slot]:
+    """Slots cycle through the configured strategies for diversity."""
+    strategies = task.programs.strategies
+    return [Slot(i, strategies[i % len(strategies)]) for i in range(task.programs.count)]
+
+
+def _messages(user: str) -> Messages:
+    system = template_env("prompts").get_template("system.j2").render().strip()
+    return ({"role": "system", "content": system}, {"role": "user", "content": user.strip()})
+
+
+def _context(task: Task) -> dict:
+    return {"task": task, "modality": get_modality(task.modality)}
+
+
+def supplementary_request(task: Task, strategy: str) -> Messages:
+    """The first-stage question whose answer becomes the strategy's supplementary text."""
+    template = template_env("prompts").get_template(f"supplementary_{strategy}.j2")
+    return _messages(template.render(**_context(task)))
+
+
+def exemplars_text(task: Task, valid: Split, per_class: int) -> str:
+    """The first `per_class` rows of each class in valid, in file order (deterministic)."""
+    modality = get_modality(task.modality)
+    chosen = [
+        {"label": int(c), "text": modality.render_input(valid.inputs[i])}
+        for c in range(len(task.classes))
+        for i in np.flatnonzero(valid.labels == c)[:per_class]
+    ]
+    return template_env("prompts").get_template("exemplars.j2").render(task=task, exemplars=chosen)
+
+
+def program_request(task: Task, slot: Slot, supplementary: str | None) -> Messages:
+    """The messages asking for the program of one slot."""
+    template = template_env("prompts").get_template("program.j2")
+    user = template.render(
+        **_context(task),
+        slot=slot.index,
+        count=task.programs.count,
+        heading=HEADINGS.get(slot.strategy, ""),
+        supplementary=(supplementary or "").strip(),
+        allowed_imports=sorted(ALLOWED_IMPORTS),
+    )
+    return _messages(user)
+
+
+def zero_shot_prompt(task: Task, value) -> str:
+    """The per-row prompt of the paper's baseline (an LLM labels every row); for cost estimates."""
+    modality = get_modality(task.modality)
+    template = template_env("prompts").get_template("zero_shot.j2")
+    return template.render(**_context(task), text=modality.render_input(value, max_chars=10**9))

@@ -1,0 +1,43 @@
+"""What the compile prints: the programs table and the summary (rich, on stderr)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def print_programs_table(console: Console, stats: list[dict]) -> None:
+    table = Table(title="programs", title_justify="left")
+    for column in ("program", "coverage", "overlap", "conflict", "valid acc", "votes",
+                   "exc/timeout/invalid", "kept"):
+        table.add_column(column)
+    for s in stats:
+        table.add_row(
+            s["name"], _fmt(s["coverage"]), _fmt(s["overlap"]), _fmt(s["conflict"]),
+            _fmt(s["valid_accuracy"]), str(s["valid_votes"]),
+            f"{s['exceptions']}/{s['timeouts']}/{s['invalid']}",
+            "yes" if s["dropped"] is None else f"no: {s['dropped']}",
+        )
+    console.print(table)
+
+
+def print_summary(console: Console, metrics: list[dict], ledger: dict, out_dir: Path, wheel: str) -> None:
+    table = Table(title="metrics", title_justify="left")
+    for column in ("split", "model", "coverage", "accuracy", "macro F1", "F1 (class 1)"):
+        table.add_column(column)
+    for m in metrics:
+        table.add_row(m["split"], m["model"], _fmt(m["coverage"]), _fmt(m["accuracy"]),
+                      _fmt(m["macro_f1"]), _fmt(m["f1_positive"]))
+    console.print(table)
+    ratio = f", {ledger['ratio']:.0f}x less than labeling every row" if ledger["ratio"] else ""
+    console.print(
+        f"LLM: {ledger['requests']} requests, {ledger['prompt_tokens']}+{ledger['completion_tokens']} "
+        f"tokens, ${ledger['cost_usd']:.4f}{ratio} (estimated ${ledger['zero_shot']['cost_usd']:.4f})"
+    )
+    console.print(f"[green]wrote[/] {out_dir} (wheel: dist/{wheel})")
