@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jinja2
@@ -13,9 +14,12 @@ RUNTIME = ROOT / "runtime"
 
 def template_env(folder: str) -> jinja2.Environment:
     """A strict jinja2 environment over templates/<folder>/ (undefined names are errors)."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES / folder),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        trim_blocks=True,
         autoescape=False,
     )
+    env.filters["quote"] = lambda text: json.dumps(text, ensure_ascii=False)
+    return env

@@ -148,7 +148,7 @@ def test_murmurhash_reference_matches_known_values():
 
 def test_model_is_valid_deterministic_and_declares_its_io():
     model = hashing_featurizer()
-    onnx.checker.check_model(model)
+    onnx.checker.check_model(model, full_check=True)  # runs strict shape inference too
     assert model.SerializeToString() == hashing_featurizer().SerializeToString()
     assert {(o.domain, o.version) for o in model.opset_import} == {
         ("", FEATURIZER_OPSET),

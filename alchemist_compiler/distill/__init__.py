@@ -10,7 +10,13 @@ import torch
 
 from ..modality import Modality
 from ..task import DistillSpec
-from .export import ensemble_to_onnx, join, max_parity_error
+from .export import (
+    ensemble_to_onnx,
+    join,
+    max_parity_error,
+    round_to_float16,
+    store_large_weights_as_float16,
+)
 from .featurize import CHUNK_ROWS, SparseRows, featurize
 from .mlp import Ensemble, TrainResult, train_mlp
 
@@ -56,8 +62,10 @@ def distill(
         for i in range(spec.seeds)
     ]
     ensemble = Ensemble([m.model.dense() for m in members])
+    round_to_float16(ensemble)
     opset = next(o.version for o in featurizer.opset_import if o.domain in ("", "ai.onnx"))
     head = ensemble_to_onnx(ensemble, train.n_features, opset, featurizer.ir_version)
+    store_large_weights_as_float16(head)
     model = join(featurizer, head, doc="alchemist distilled labeler: raw input -> probabilities")
     check_rows = np.arange(min(len(train_inputs), 256))
     with torch.no_grad():

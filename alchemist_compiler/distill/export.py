@@ -7,10 +7,11 @@ import io
 import numpy as np
 import onnx
 import torch
-from onnx import compose
+from onnx import compose, helper, numpy_helper
 
 from .mlp import Ensemble
 
+LARGE_WEIGHT = 65536  # elements; the first layer of each MLP (n_features x hidden)
 OUTPUT = "probabilities"
 HEAD_INPUT = "mlp_input"
 
@@ -31,6 +32,33 @@ def ensemble_to_onnx(ensemble: Ensemble, n_features: int, opset: int, ir_version
     model = onnx.load_from_string(buffer.getvalue())
     model.ir_version = ir_version
     return model
+
+
+def round_to_float16(module: torch.nn.Module, min_elements: int = LARGE_WEIGHT) -> None:
+    """Round large weights to float16 values in place, so the fp16 storage below loses nothing."""
+    with torch.no_grad():
+        for parameter in module.parameters():
+            if parameter.numel() >= min_elements:
+                parameter.copy_(parameter.half().float())
+
+
+def store_large_weights_as_float16(model: onnx.ModelProto, min_elements: int = LARGE_WEIGHT) -> None:
+    """Large float32 initializers become float16 + a Cast back: half the file, same values
+    (after round_to_float16, the values were float16-exact already)."""
+    graph = model.graph
+    casts = []
+    for initializer in graph.initializer:
+        if initializer.data_type != onnx.TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(initializer)
+        if values.size < min_elements:
+            continue
+        name = initializer.name
+        initializer.CopyFrom(numpy_helper.from_array(values.astype(np.float16), f"{name}/float16"))
+        casts.append(helper.make_node("Cast", [f"{name}/float16"], [name], to=onnx.TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def join(featurizer: onnx.ModelProto, head: onnx.ModelProto, doc: str) -> onnx.ModelProto:

@@ -43,27 +43,40 @@ OUTPUT_NAME = "features"
 _WORD_TOKEN = r"[\p{L}\p{M}\p{N}_]{2,}"
 _ANY_CHAR = r"(?s)."
 _WHITESPACE = r"[\s\v\p{Z}]"
-_PAD = "\x01\x01"
+_PAD = "\x01\x01"  # two characters, no letters: equals no char token and no word token
 _NORM_FLOOR = 1e-12
 
 
 class _GraphBuilder:
-    """Accumulates nodes and initializers, giving every tensor a unique, stable name."""
+    """Accumulates nodes and initializers; tensor names are unique, stable and prefixed."""
 
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
+        self.value_info: list[onnx.ValueInfoProto] = []
         self._count = 0
 
     def _fresh(self, hint: str) -> str:
         self._count += 1
-        return f"{hint}_{self._count}"
+        return f"featurizer/{hint}_{self._count}"
 
     def op(self, op_type: str, *inputs: str, domain: str = "", **attrs: object) -> str:
         output = self._fresh(op_type.lower())
         self.nodes.append(
             helper.make_node(op_type, list(inputs), [output], name=output, domain=domain, **attrs)
         )
+        return output
+
+    def contrib_op(
+        self, op_type: str, *inputs: str, elem_type: int, rank: int, **attrs: object
+    ) -> str:
+        """Add a com.microsoft op and declare its output's type.
+
+        ONNX shape inference does not know these ops, and RegexFullMatch's shape inference
+        segfaults (onnx 1.23.2) when its input has no type.
+        """
+        output = self.op(op_type, *inputs, domain="com.microsoft", **attrs)
+        self.value_info.append(helper.make_tensor_value_info(output, elem_type, [None] * rank))
         return output
 
     def const(self, value: object, dtype: type | None = None) -> str:
@@ -91,11 +104,12 @@ def _padded_with_spaces(g: _GraphBuilder, text: str) -> str:
 
 
 def _tokens(g: _GraphBuilder, text: str, tokenexp: str, n_rows: str) -> tuple[str, str]:
-    """Regex-match tokens of each row ([N, T], pad-filled) and a mask of real tokens."""
-    tokens = g.op(
+    """Regex-match tokens per row ([N, T], pad-filled, sentinel row dropped) and which are real."""
+    tokens = g.contrib_op(
         "Tokenizer",
         text,
-        domain="com.microsoft",
+        elem_type=TensorProto.STRING,
+        rank=2,
         tokenexp=tokenexp,
         mark=0,
         mincharnum=1,
@@ -146,7 +160,9 @@ def _ngrams(
 
 
 def _buckets(g: _GraphBuilder, grams: str, n_buckets: int, offset: int) -> str:
-    hashes = g.op("MurmurHash3", grams, domain="com.microsoft", positive=1, seed=0)
+    hashes = g.contrib_op(
+        "MurmurHash3", grams, elem_type=TensorProto.UINT32, rank=2, positive=1, seed=0
+    )
     buckets = g.op("Mod", g.op("Cast", hashes, to=TensorProto.INT64), g.const(n_buckets, np.int64))
     return g.op("Add", buckets, g.const(offset, np.int64)) if offset else buckets
 
@@ -272,6 +288,7 @@ def hashing_featurizer(
             )
         ],
         initializer=g.initializers,
+        value_info=g.value_info,
     )
     model = helper.make_model(
         graph,
@@ -282,5 +299,5 @@ def hashing_featurizer(
         ir_version=FEATURIZER_IR_VERSION,
         producer_name="alchemist_compiler",
     )
-    onnx.checker.check_model(model)
+    onnx.checker.check_model(model, full_check=True)
     return model

@@ -22,10 +22,15 @@ PATIENCE = 10
 class SparseMLP(nn.Module):
     """features -> hidden ReLU layers -> class logits, reading sparse rows."""
 
-    def __init__(self, n_features: int, hidden: list[int], k: int):
+    def __init__(self, n_features: int, hidden: list[int], k: int, observed: np.ndarray):
         super().__init__()
+        linear = nn.Linear(n_features, hidden[0])  # nn.Linear's initialization, for the same scale
         self.first = nn.EmbeddingBag(n_features, hidden[0], mode="sum")
-        self.first_bias = nn.Parameter(torch.zeros(hidden[0]))
+        self.first_bias = nn.Parameter(linear.bias.detach().clone())
+        with torch.no_grad():
+            # A feature no train row has carries no information: weight 0 (it never gets a gradient,
+            # so it stays 0), instead of random noise added to unseen inputs at prediction time.
+            self.first.weight.copy_(linear.weight.T * torch.from_numpy(observed)[:, None])
         layers: list[nn.Module] = [nn.ReLU()]
         for width_in, width_out in zip(hidden, hidden[1:]):
             layers += [nn.Linear(width_in, width_out), nn.ReLU()]
@@ -80,7 +85,9 @@ def train_mlp(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     k = soft_labels.shape[1]
-    model = SparseMLP(train.n_features, hidden, k)
+    observed = np.zeros(train.n_features, dtype=np.float32)
+    observed[train.indices] = 1.0
+    model = SparseMLP(train.n_features, hidden, k, observed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=1e-5)
     targets = torch.from_numpy(soft_labels.astype(np.float32))
     best = (-1.0, 0, {key: v.clone() for key, v in model.state_dict().items()})

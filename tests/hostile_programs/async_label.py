@@ -1,0 +1,3 @@
+# expect: label-signature
+async def label(x):
+    return 0

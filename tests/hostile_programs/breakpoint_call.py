@@ -1,0 +1,4 @@
+# expect: forbidden-name
+def label(x):
+    breakpoint()
+    return -1

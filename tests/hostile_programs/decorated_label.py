@@ -1,0 +1,7 @@
+# expect: label-signature
+import functools
+
+
+@functools.lru_cache(maxsize=None)
+def label(x):
+    return 0

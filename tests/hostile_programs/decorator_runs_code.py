@@ -1,0 +1,8 @@
+# expect: module-level-code
+@print
+def helper(x):
+    return x
+
+
+def label(x):
+    return -1

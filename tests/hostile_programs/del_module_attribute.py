@@ -1,0 +1,7 @@
+# expect: attribute-write
+import re
+
+
+def label(x):
+    del re.purge
+    return -1

@@ -1,0 +1,3 @@
+# expect: dunder-access
+def label(x):
+    return len(label.__globals__) % 2

@@ -1,0 +1,3 @@
+# expect: dunder-access
+def label(x):
+    return 1 if [].__class__ else 0

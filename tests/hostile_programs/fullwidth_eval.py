@@ -1,0 +1,3 @@
+# expect: non-ascii-name
+def label(x):
+    return ｅｖａｌ("1")

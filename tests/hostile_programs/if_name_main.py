@@ -1,0 +1,7 @@
+# expect: module-level-code
+def label(x):
+    return -1
+
+
+if __name__ == "__main__":
+    label("x")

@@ -1,0 +1,7 @@
+# expect: forbidden-import
+import ctypes
+
+
+def label(x):
+    ctypes.string_at(0)
+    return -1

@@ -1,0 +1,6 @@
+# expect: forbidden-import
+import pickle
+
+
+def label(x):
+    return pickle.loads(x)

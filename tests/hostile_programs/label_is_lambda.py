@@ -1,0 +1,2 @@
+# expect: label-signature
+label = lambda x: 0

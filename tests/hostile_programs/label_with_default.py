@@ -1,0 +1,3 @@
+# expect: label-signature
+def label(x=None):
+    return 0

@@ -1,0 +1,6 @@
+# expect: dunder-access
+import math
+
+
+def label(x):
+    return 1 if "os" in math.__dict__ else 0

@@ -1,0 +1,7 @@
+# expect: attribute-write
+import re
+
+
+def label(x):
+    re.compile = None
+    return -1

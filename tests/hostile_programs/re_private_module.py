@@ -1,0 +1,6 @@
+# expect: module-attribute
+import re
+
+
+def label(x):
+    return 1 if re._compiler else -1

@@ -1,0 +1,7 @@
+# expect: module-attribute
+import statistics
+
+
+def label(x):
+    statistics.sys.modules["os"].system("id")
+    return -1

@@ -1,0 +1,3 @@
+# expect: syntax-error
+def label(x)
+    return 0

@@ -1,0 +1,6 @@
+# expect: module-level-code
+print("x")
+
+
+def label(x):
+    return -1

@@ -1,0 +1,4 @@
+# expect: forbidden-name
+def label(x):
+    namespace = vars()
+    return len(namespace) % 2

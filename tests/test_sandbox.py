@@ -1,0 +1,326 @@
+"""ProgramPool: programs run only in sandboxed workers; every failure mode ends as counted abstains."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from alchemist_runtime.sandbox import ProgramPool
+
+# What a hostile program could do if it slipped past static vetting: reach os through a subclass.
+ESCAPE_TO_OS = """
+def _os():
+    for cls in ().__class__.__base__.__subclasses__():
+        if cls.__name__ == "_wrap_close":
+            return cls.__init__.__globals__
+"""
+SPAM = "def label(x):\n    return 1 if 'free' in x else 0\n"
+SHORT = "def label(x):\n    return 0 if len(x) < 4 else -1\n"
+
+
+def program(body: str) -> str:
+    return textwrap.dedent(body).strip() + "\n"
+
+
+def worker_pids(pool: ProgramPool) -> list[int]:
+    return [worker.proc.pid for worker in pool._slots if worker is not None]
+
+
+def apply_once(sources, inputs, n_classes=2, **options):
+    with ProgramPool(sources, n_classes, **options) as pool:
+        return pool.apply(inputs)
+
+
+def test_simple_programs_vote_and_abstain():
+    result = apply_once([SPAM, SHORT], ["free money", "hi", "hello there"])
+    assert result.votes.dtype == np.int8
+    assert result.votes.tolist() == [[1, -1], [0, 0], [0, -1]]
+    for counts in (result.exceptions, result.timeouts, result.invalid):
+        assert counts.dtype == np.int64 and counts.tolist() == [0, 0]
+    assert result.load_errors == [None, None]
+
+
+def test_exception_abstains_and_is_counted():
+    flaky = program("""
+        def label(x):
+            if x == "boom":
+                raise ValueError(x)
+            if x == "exit":
+                raise SystemExit(3)
+            return 1
+    """)
+    result = apply_once([flaky, SPAM], ["ok", "boom", "exit", "free"])
+    assert result.votes[:, 0].tolist() == [1, -1, -1, 1]
+    assert result.exceptions.tolist() == [2, 0]
+    assert result.votes[:, 1].tolist() == [0, 0, 0, 1]
+
+
+def test_infinite_loop_times_out_and_other_rows_are_labeled():
+    looping = program("""
+        def label(x):
+            while x == "loop":
+                pass
+            return 0
+    """)
+    result = apply_once([looping, SPAM], ["a", "loop", "free"], call_timeout=0.2)
+    assert result.votes.tolist() == [[0, 0], [-1, 0], [0, 1]]
+    assert result.timeouts.tolist() == [1, 0]
+    assert result.exceptions.tolist() == [0, 0]
+
+
+def test_swallowed_timeout_is_still_a_timeout():
+    stubborn = program("""
+        def label(x):
+            if x == "slow":
+                try:
+                    while True:
+                        pass
+                except BaseException:
+                    return 1
+            return 0
+    """)
+    result = apply_once([stubborn], ["slow", "fast"], call_timeout=0.2)
+    assert result.votes[:, 0].tolist() == [-1, 0]
+    assert result.timeouts.tolist() == [1]
+
+
+def test_catastrophic_regex_is_contained():
+    backtracking = program("""
+        import re
+        def label(x):
+            return 1 if re.match(r"(a+)+$", x) else 0
+    """)
+    result = apply_once([backtracking, SPAM], ["aaa", "a" * 40 + "b", "free"], call_timeout=0.2)
+    assert result.votes.tolist() == [[1, 0], [-1, 0], [0, 1]]
+    assert result.timeouts.tolist() == [1, 0]
+
+
+def test_hang_in_c_code_is_bisected_to_one_timeout():
+    # sum() over a C iterator never returns to the bytecode loop, so no signal can interrupt it:
+    # the parent must kill the worker, then bisect the task down to the guilty (row, program).
+    hang = program("""
+        import itertools
+        def label(x):
+            if x == "hang":
+                sum(itertools.repeat(1, 10**12))
+            return 1
+    """)
+    reported: list[int] = []
+    with ProgramPool([hang, SPAM], 2, call_timeout=0.2, chunk_size=3) as pool:
+        result = pool.apply(["a", "hang", "free", "b", "c"], progress=reported.append)
+    assert result.votes.tolist() == [[1, 0], [-1, 0], [1, 1], [1, 0], [1, 0]]
+    assert result.timeouts.tolist() == [1, 0]
+    assert result.exceptions.tolist() == [0, 0]
+    assert sum(reported) == 5  # progress counts every row once, bisected or not
+
+
+def test_worker_crash_is_contained_and_worker_replaced():
+    crasher = program(
+        ESCAPE_TO_OS
+        + """
+def label(x):
+    if x == "crash":
+        _os()["_exit"](7)
+    return 1
+"""
+    )
+    with ProgramPool([crasher, SPAM], 2, workers=1) as pool:
+        before = worker_pids(pool)
+        result = pool.apply(["a", "crash", "free"])
+        after = worker_pids(pool)
+        again = pool.apply(["free"])
+    assert result.votes.tolist() == [[1, 0], [-1, 0], [1, 1]]
+    assert result.timeouts.tolist() == [1, 0]
+    assert before != after
+    assert again.votes.tolist() == [[1, 1]]
+
+
+def test_escaped_program_cannot_create_files(tmp_path):
+    target = tmp_path / "written"
+    writer = program(
+        ESCAPE_TO_OS
+        + f"""
+def label(x):
+    _os()["open"]({str(target)!r}, 0o101)  # O_WRONLY | O_CREAT
+    return 1
+"""
+    )
+    result = apply_once([writer], ["a"])
+    assert result.exceptions.tolist() == [1]
+    assert not target.exists()
+
+
+def test_memory_bomb_is_contained():
+    bomb = program("""
+        def label(x):
+            if x == "bomb":
+                y = "a" * 10**10
+            return 1
+    """)
+    result = apply_once([bomb, SPAM], ["bomb", "free"])
+    assert result.votes.tolist() == [[-1, 0], [1, 1]]
+    assert result.exceptions.tolist() == [1, 0]
+
+
+def test_memory_limit_applies():
+    hungry = program("""
+        def label(x):
+            block = bytearray(512 * 2**20)
+            return 1
+    """)
+    tight = apply_once([hungry], ["a"], memory_mb=256)
+    assert tight.votes.tolist() == [[-1]] and tight.exceptions.tolist() == [1]
+    roomy = apply_once([hungry], ["a"], memory_mb=2048)
+    assert roomy.votes.tolist() == [[1]]
+
+
+def test_print_flood_is_swallowed():
+    noisy = program("""
+        def label(x):
+            for _ in range(20000):
+                print("spam " * 20)
+            print("\\x00\\x00\\x00\\x05hello")
+            return 1
+    """)
+    result = apply_once([noisy, SPAM], ["a", "free", "b"])
+    assert result.votes.tolist() == [[1, 0], [1, 1], [1, 0]]
+    assert result.exceptions.tolist() == [0, 0] and result.invalid.tolist() == [0, 0]
+
+
+def test_wrong_return_types_are_invalid():
+    odd = program("""
+        class Small(int):
+            pass
+
+        def label(x):
+            return {
+                "bool": True,
+                "float": 1.0,
+                "str": "1",
+                "none": None,
+                "big": 3,
+                "low": -2,
+                "subclass": Small(2),
+                "abstain": -1,
+            }[x]
+    """)
+    inputs = ["bool", "float", "str", "none", "big", "low", "subclass", "abstain"]
+    result = apply_once([odd], inputs, n_classes=3)
+    assert result.votes[:, 0].tolist() == [-1, -1, -1, -1, -1, -1, 2, -1]
+    assert result.invalid.tolist() == [6]
+    assert result.exceptions.tolist() == [0]
+
+
+def test_load_errors_leave_the_column_abstaining(tmp_path):
+    marker = tmp_path / "opened"
+    sources = [
+        "def label(x:\n",
+        "import os\ndef label(x):\n    return 1\n",
+        f"open({str(marker)!r}, 'w')\ndef label(x):\n    return 1\n",
+        "LABEL = 1\n",
+        ESCAPE_TO_OS + "_os()['_exit'](1)\ndef label(x):\n    return 1\n",
+        SPAM,
+    ]
+    result = apply_once(sources, ["free", "x"])
+    errors = result.load_errors
+    assert errors[0].startswith("SyntaxError")
+    assert errors[1].startswith("ImportError") and "'os'" in errors[1]
+    assert errors[2].startswith("NameError") and not marker.exists()
+    assert errors[3].startswith("TypeError")
+    assert "crashed" in errors[4]
+    assert errors[5] is None
+    assert (result.votes[:, :5] == -1).all()
+    assert result.votes[:, 5].tolist() == [1, 0]
+    assert result.exceptions.sum() == result.timeouts.sum() == result.invalid.sum() == 0
+
+
+def test_allowed_imports_work():
+    source = program("""
+        import collections.abc
+        import statistics
+        from collections import Counter
+        from itertools import chain
+
+        def label(x):
+            counts = Counter(chain(x))
+            ok = isinstance(counts, collections.abc.Mapping)
+            return int(ok and statistics.mean(counts.values()) > 1)
+    """)
+    assert apply_once([source], ["aab", "abc"]).votes[:, 0].tolist() == [1, 0]
+
+
+DICT_PROGRAMS = [
+    "def label(x):\n    return 1 if 'free' in x['text'] else 0\n",
+    "def label(x):\n    return len(x['text']) % 3 - 1\n",
+    "def label(x):\n    x.pop('text')\n    return 0\n",  # must not leak into later programs
+    "def label(x):\n    return 1 if 'text' in x else 2\n",
+    # set-of-str order depends on the hash seed: it must be the same in every worker
+    "S = {'alpha', 'beta', 'gamma', 'delta', 'eps'}\ndef label(x):\n    return len(next(iter(S))) % 3\n",
+    "def label(x):\n    return 1 // (len(x['text']) % 4)\n",
+]
+
+
+def test_results_do_not_depend_on_workers_or_chunking():
+    texts = ["free " * (i % 5) + str(i) for i in range(60)]
+    inputs = [{"text": text} for text in texts]
+
+    def run(workers, chunk_size):
+        options = {"n_classes": 3, "workers": workers, "chunk_size": chunk_size}
+        result = apply_once(DICT_PROGRAMS, inputs, **options)
+        return result.votes, result.exceptions, result.invalid
+
+    reference = run(1, 512)
+    for workers, chunk_size in ((2, 512), (2, 7), (1, 7)):
+        for got, want in zip(run(workers, chunk_size), reference, strict=True):
+            np.testing.assert_array_equal(got, want)
+    votes, exceptions, _ = reference
+    assert votes[:, 0].tolist() == [int("free" in text) for text in texts]
+    assert (votes[:, 3] == 1).all()
+    assert len(set(votes[:, 4].tolist())) == 1
+    assert exceptions[5] == sum(len(text) % 4 == 0 for text in texts) > 0
+
+
+def test_empty_inputs_give_an_empty_matrix():
+    result = apply_once([SPAM, SHORT, "def label(x):\n"], [])
+    assert result.votes.shape == (0, 3) and result.votes.dtype == np.int8
+    assert result.load_errors[2] is not None
+
+
+def busy_loop_iterations(seconds: float) -> int:
+    """How many iterations of a trivial Python loop take about this long here."""
+    n, start = 10**5, time.perf_counter()
+    while time.perf_counter() - start < 0.02:
+        for _ in range(n):
+            pass
+        n *= 2
+    return int(n * seconds / (time.perf_counter() - start))
+
+
+def test_slow_but_healthy_task_is_not_killed():
+    # 20 calls of ~0.1 s, well within call_timeout, but together longer than the parent lets a
+    # worker stay silent (0.5 + tick + 1 s): heartbeats must keep the worker alive.
+    slow = f"def label(x):\n    for _ in range({busy_loop_iterations(0.1)}):\n        pass\n    return 1\n"
+    with ProgramPool([slow], 2, workers=1, call_timeout=0.5) as pool:
+        before = worker_pids(pool)
+        result = pool.apply([str(i) for i in range(20)])
+        assert worker_pids(pool) == before
+    assert (result.votes == 1).all() and result.timeouts.tolist() == [0]
+
+
+def test_pool_survives_many_applies_and_closes_cleanly():
+    pool = ProgramPool([SPAM, SHORT], 2, workers=2)
+    pids = worker_pids(pool)
+    for i in range(30):
+        result = pool.apply(["free", "no", f"row {i}"])
+        assert result.votes.tolist() == [[1, -1], [0, 0], [0, -1]]
+    assert worker_pids(pool) == pids
+    pool.close()
+    pool.close()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left behind
+    with pytest.raises(RuntimeError):
+        pool.apply(["free"])

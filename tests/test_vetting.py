@@ -1,0 +1,243 @@
+"""Static vetting: every hostile program is rejected for its rule, benign programs pass."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from alchemist_compiler.programs.vetting import RULES, TOO_LARGE, Violation, vet
+
+HOSTILE_DIR = Path(__file__).with_name("hostile_programs")
+HOSTILE_FILES = sorted(HOSTILE_DIR.glob("*.py"))
+EXPECT = re.compile(r"# expect: ([a-z-]+)\n")
+
+BENIGN = {
+    "keywords_with_compiled_regex": '''
+"""Spam if the comment pushes a link or a channel."""
+import re
+
+SPAM, HAM, ABSTAIN = 1, 0, -1
+KEYWORDS = ("subscribe", "check out", "my channel")
+LINK = re.compile(r"https?://\\S+", re.IGNORECASE)
+ANY_KEYWORD = re.compile("|".join(re.escape(k) for k in KEYWORDS), re.IGNORECASE)
+
+
+def label(x):
+    if LINK.search(x) or ANY_KEYWORD.search(x):
+        return SPAM
+    return ABSTAIN
+''',
+    "helpers_and_constants": '''
+POSITIVE = frozenset({"great", "love", "excellent"})
+NEGATIVE = frozenset({"awful", "hate", "terrible"})
+THRESHOLD: int = 2
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,!?").lower() for w in text.split()]
+
+
+def _balance(words: list[str]) -> int:
+    return sum(w in POSITIVE for w in words) - sum(w in NEGATIVE for w in words)
+
+
+def label(x: str) -> int:
+    balance = _balance(_words(x))
+    if balance >= THRESHOLD:
+        return 1
+    if balance <= -THRESHOLD:
+        return 0
+    return -1
+''',
+    "counter": '''
+from collections import Counter
+
+
+def label(x):
+    counts = Counter(x.lower().split())
+    if not counts:
+        return -1
+    word, n = counts.most_common(1)[0]
+    return 1 if n > 3 and len(word) > 2 else -1
+''',
+    "small_class_without_dunders": '''
+class Lexicon:
+    """Word lists with a scoring method."""
+
+    good = ("thanks", "helpful")
+    bad = ("scam", "fake")
+
+    def score(self, text):
+        lowered = text.lower()
+        return sum(w in lowered for w in self.good) - sum(w in lowered for w in self.bad)
+
+    @staticmethod
+    def clip(value):
+        return max(-1, min(1, value))
+
+
+LEXICON_WORDS = Lexicon.good + Lexicon.bad
+
+
+def label(x):
+    value = Lexicon.clip(Lexicon().score(x))
+    return {1: 0, -1: 1}.get(value, -1)
+''',
+    "math_log": '''
+import math
+
+
+def label(x):
+    length = len(x)
+    if length == 0:
+        return -1
+    return 1 if math.log(length + 1) > math.log(200) else 0
+''',
+    "unicode_normalize": '''
+import unicodedata
+
+
+def label(x):
+    folded = unicodedata.normalize("NFKD", x)
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
+    return 1 if "free" in ascii_only.lower() else -1
+''',
+    "string_punctuation": '''
+import string
+
+PUNCTUATION = frozenset(string.punctuation)
+
+
+def label(x):
+    marks = sum(c in PUNCTUATION for c in x)
+    return 1 if marks > len(x) / 4 else -1
+''',
+    "nested_functions_and_closures": '''
+import functools
+import itertools
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized(text):
+    return " ".join(text.lower().split())
+
+
+def label(x):
+    text = _normalized(x)
+
+    def has_repeat(n):
+        return any(len(list(group)) >= n for _, group in itertools.groupby(text))
+
+    def count(words):
+        nonlocal text
+        return sum(text.count(w) for w in words)
+
+    if has_repeat(4) or count(("!!!", "$$$")) > 1:
+        return 1
+    return 0 if len(text) > 20 else -1
+''',
+    "statistics_and_comprehension_constants": '''
+import statistics
+
+TEMPLATES = [f"{word}!" for word in ("win", "prize") if word]
+WEIGHTS = {k: 2 * i for i, k in enumerate(("short", "medium"))}
+
+
+def label(x):
+    lengths = [len(w) for w in x.split()] or [0]
+    if statistics.mean(lengths) > 8 or any(t in x for t in TEMPLATES):
+        return 1
+    return "{} words".format(len(lengths)) and -1
+''',
+}
+
+
+def expected_rule(path: Path) -> str:
+    match = EXPECT.match(path.read_text(encoding="utf-8"))
+    assert match, f"{path.name} must start with '# expect: <rule-id>'"
+    return match.group(1)
+
+
+def test_corpus_is_large_and_covers_every_rule() -> None:
+    expected = {expected_rule(path) for path in HOSTILE_FILES}
+    assert len(HOSTILE_FILES) >= 30
+    assert {rule.rule for rule in RULES} | {"syntax-error"} <= expected
+
+
+@pytest.mark.parametrize("path", HOSTILE_FILES, ids=lambda path: path.stem)
+def test_hostile_program_is_rejected_for_its_rule(path: Path) -> None:
+    violations = vet(path.read_text(encoding="utf-8"))
+    assert expected_rule(path) in {v.rule for v in violations}, violations
+
+
+@pytest.mark.parametrize("name", sorted(BENIGN))
+def test_benign_program_is_accepted(name: str) -> None:
+    assert vet(BENIGN[name].lstrip("\n")) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "rule", "line"),
+    [
+        ("import re\n\nimport os\n\ndef label(x):\n    return 0\n", "forbidden-import", 3),
+        ("def label(x):\n    y = 1\n    return x.__class__\n", "dunder-access", 3),
+        ("def label(x):\n    return eval(x)\n", "forbidden-name", 2),
+        ("def label(x):\n    return 0\n\nprint(label(1))\n", "module-level-code", 4),
+        ("def label(x):\n    return 0\ndef label(y):\n    return 1\n", "label-signature", 3),
+        ("def label(x)\n    return 0\n", "syntax-error", 1),
+        ("def label():\n    return 0\n", "label-signature", 1),
+        ("", "label-signature", 0),
+    ],
+)
+def test_violation_line(source: str, rule: str, line: int) -> None:
+    assert Violation(rule, line, "") in [Violation(v.rule, v.line, "") for v in vet(source)]
+
+
+def test_violations_are_sorted_and_printable() -> None:
+    violations = vet("import os\nprint(1)\ndef label(x, y):\n    return ().__class__\n")
+    assert violations == sorted(violations, key=lambda v: (v.line, v.rule))
+    assert str(violations[0]).startswith("line 1: forbidden-import: import of 'os' is not allowed")
+
+
+def test_oversize_source_is_too_large() -> None:
+    source = "def label(x):\n    return -1\n" + "".join(f"C{i} = {i}\n" for i in range(3000))
+    assert [v.rule for v in vet(source)] == [TOO_LARGE]
+    assert vet(source, max_bytes=10**6, max_nodes=10**6) == []
+    assert [v.rule for v in vet(source, max_bytes=10**6)] == [TOO_LARGE]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["+".join(["1"] * 3000), "[" * 150 + "]" * 150, "-" * 9000 + "1", "x" + ".y" * 5000],
+)
+def test_deep_nesting_is_too_large_not_a_crash(expression: str) -> None:
+    source = f"def label(x):\n    return {expression}\n"
+    assert [v.rule for v in vet(source, max_bytes=10**6)] == [TOO_LARGE]
+
+
+def test_nesting_just_under_the_limit_is_vetted() -> None:
+    source = "def label(x):\n    return " + "-(" * 45 + "x" + ")" * 45 + "\n"
+    assert vet(source) == []
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["", "\x00", "b'\\xff\\xfe' junk )(", "\ud800", "def", "\t\tdef label(x):", "'''", "\\"],
+)
+def test_garbage_never_raises(junk: str) -> None:
+    assert all(isinstance(v, Violation) for v in vet(junk))
+
+
+def test_mutated_programs_never_raise() -> None:
+    rng = random.Random(0)
+    base = BENIGN["nested_functions_and_closures"]
+    for _ in range(150):
+        start = rng.randrange(len(base))
+        junk = chr(rng.choice([0, 10, 40, 41, 58, 95, 0xFF10, 0x1F600, rng.randrange(32, 127)]))
+        vet(base[:start] + junk * rng.randrange(3) + base[start + rng.randrange(5) :])
+
+
+def test_non_str_source_is_a_violation() -> None:
+    assert [v.rule for v in vet(b"def label(x): return 0")] == ["syntax-error"]  # type: ignore[arg-type]
