@@ -91,7 +91,7 @@ def write_package(
     manifest = {**manifest, "version": VERSION, "artifacts": artifacts}
     _write(package / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     readme = env.get_template("README.md.j2").render(
-        **context, programs=programs, dependencies=DEPENDENCIES, **readme_context
+        **context, programs=programs, **readme_context
     )
     _write(root / "README.md", readme)
     return package

@@ -51,10 +51,19 @@ def fit_majority(L: np.ndarray, k: int) -> dict:
     return {"kind": "majority", "cardinality": k, "n_columns": int(L.shape[1])}
 
 
+SNORKEL_MIN_COLUMNS = 3  # snorkel's LabelModel refuses fewer
+
+
+def effective_kind(kind: str, n_columns: int) -> str:
+    """The kind actually fitted: snorkel needs 3 columns; with fewer, majority vote."""
+    return "majority" if kind == "snorkel" and n_columns < SNORKEL_MIN_COLUMNS else kind
+
+
 def fit_label_model(
     kind: str, L: np.ndarray, k: int, *, valid_labels: np.ndarray | None, seed: int
 ) -> dict:
     """Fitted parameters of the chosen kind (JSON-ready)."""
+    kind = effective_kind(kind, L.shape[1])
     if kind == "snorkel":
         return fit_snorkel(L, k, class_balance_from(valid_labels, k), seed)
     if kind == "majority":

@@ -17,7 +17,7 @@ from .apply import apply_programs
 from .cost import cost_ledger
 from .data import Dataset, Split, load_dataset
 from .distill import distill, features_of
-from .label_model import fit_label_model
+from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
 from .llm import LLMStage, Request
 from .lockfile import Exchange, Lockfile
 from .metrics import evaluate
@@ -166,9 +166,12 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     valid_labels = dataset.valid.labels if dataset.valid is not None else None
     label_model = fit_label_model(task.label_model.kind, L_train, k, valid_labels=valid_labels,
                                   seed=options.seed)
+    if label_model["kind"] != task.label_model.kind:
+        console.print(f"[yellow]{len(kept)} columns: {task.label_model.kind} needs "
+                      f"{SNORKEL_MIN_COLUMNS}, using {label_model['kind']}[/]")
     soft = predict_proba(label_model, L_train)
     train_rows = np.flatnonzero(covered(L_train))
-    console.print(f"label model: {task.label_model.kind}, train coverage {len(train_rows) / len(L_train):.3f}")
+    console.print(f"label model: {label_model['kind']}, train coverage {len(train_rows) / len(L_train):.3f}")
     distilled = distill(
         modality, task.distill, [dataset.train.inputs[i] for i in train_rows], soft[train_rows],
         seed=options.seed,
@@ -200,7 +203,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         "seed": options.seed,
         "programs": [{"file": p.file, "strategy": p.strategy} for p in emitted],
         "label_model_columns": [stems.get(names[j], names[j]) for j in kept],
-        "label_model": task.label_model.kind,
+        "label_model": label_model["kind"],
         "diagnostics": stats,
         "dropped": found.rejected + dropped,
         "metrics": metrics,
@@ -216,7 +219,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     build_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
     try:
         emit.write_package(build_root, task, emitted, label_model, distilled.model, manifest,
-                           {"label_model_kind": task.label_model.kind, "metrics": metrics,
+                           {"label_model_kind": label_model["kind"], "metrics": metrics,
                             "cost": ledger, "dropped": found.rejected + dropped,
                             "input_column": task.data.input})
         wheel = emit.build_wheel(build_root)

@@ -14,17 +14,20 @@ def _fmt(value: float | None) -> str:
 
 def print_programs_table(console: Console, stats: list[dict]) -> None:
     table = Table(title="programs", title_justify="left")
-    for column in ("program", "coverage", "overlap", "conflict", "valid acc", "votes",
-                   "exc/timeout/invalid", "kept"):
+    table.add_column("program", no_wrap=True)
+    for column in ("cover", "overlap", "conflict", "valid acc", "votes", "exc/t.o./inv", "kept"):
         table.add_column(column)
     for s in stats:
         table.add_row(
             s["name"], _fmt(s["coverage"]), _fmt(s["overlap"]), _fmt(s["conflict"]),
             _fmt(s["valid_accuracy"]), str(s["valid_votes"]),
             f"{s['exceptions']}/{s['timeouts']}/{s['invalid']}",
-            "yes" if s["dropped"] is None else f"no: {s['dropped']}",
+            "yes" if s["dropped"] is None else "no",
         )
     console.print(table)
+    for s in stats:
+        if s["dropped"] is not None:
+            console.print(f"[yellow]dropped[/] {s['name']}: {s['dropped']}")
 
 
 def print_summary(console: Console, metrics: list[dict], ledger: dict, out_dir: Path, wheel: str) -> None:

@@ -290,22 +290,27 @@ def test_empty_inputs_give_an_empty_matrix():
 
 
 def busy_loop_iterations(seconds: float) -> int:
-    """How many iterations of a trivial Python loop take about this long here."""
-    n, start = 10**5, time.perf_counter()
-    while time.perf_counter() - start < 0.02:
+    """How many iterations of an empty Python loop take about this long on this machine."""
+    n = 10**6
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
         for _ in range(n):
             pass
-        n *= 2
-    return int(n * seconds / (time.perf_counter() - start))
+        best = min(best, time.perf_counter() - start)
+    return int(n * seconds / best)
 
 
 def test_slow_but_healthy_task_is_not_killed():
-    # 20 calls of ~0.1 s, well within call_timeout, but together longer than the parent lets a
-    # worker stay silent (0.5 + tick + 1 s): heartbeats must keep the worker alive.
-    slow = f"def label(x):\n    for _ in range({busy_loop_iterations(0.1)}):\n        pass\n    return 1\n"
+    # 25 calls of ~0.1 s, each well within call_timeout, together take longer than the parent
+    # lets a worker stay silent (0.5 + tick + 1 s): only heartbeats keep the worker alive.
+    loop = f"    for _ in range({busy_loop_iterations(0.1)}):\n        pass\n"
+    slow = "def label(x):\n" + loop + "    return 1\n"
     with ProgramPool([slow], 2, workers=1, call_timeout=0.5) as pool:
         before = worker_pids(pool)
-        result = pool.apply([str(i) for i in range(20)])
+        started = time.perf_counter()
+        result = pool.apply([str(i) for i in range(25)])
+        assert time.perf_counter() - started > 1.7  # else this test proves nothing
         assert worker_pids(pool) == before
     assert (result.votes == 1).all() and result.timeouts.tolist() == [0]
 

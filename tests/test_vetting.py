@@ -143,7 +143,7 @@ def label(x):
 import statistics
 
 TEMPLATES = [f"{word}!" for word in ("win", "prize") if word]
-WEIGHTS = {k: 2 * i for i, k in enumerate(("short", "medium"))}
+WEIGHTS = {k: 2 for k in ("short", "medium")}
 
 
 def label(x):

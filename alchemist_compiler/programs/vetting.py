@@ -31,7 +31,6 @@ from types import ModuleType
 from typing import ClassVar
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 ALLOWED_IMPORTS: frozenset[str] = frozenset(
@@ -165,7 +164,15 @@ def _import_bindings(node: cst.Import | cst.ImportFrom) -> Iterator[tuple[str, s
 
 
 def _imports(module: cst.Module) -> list[cst.Import | cst.ImportFrom]:
-    return list(m.findall(module, m.Import() | m.ImportFrom()))
+    """Every import statement, at any depth (expressions, which hold none, are skipped)."""
+    found, stack = [], [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            found.append(node)
+        elif not isinstance(node, cst.BaseExpression):
+            stack.extend(node.children)
+    return found
 
 
 def _statement_bindings(item: cst.CSTNode) -> Iterator[str]:
@@ -214,19 +221,18 @@ def _format_fields(template: str) -> Iterator[str]:
 # --- rules -----------------------------------------------------------------------------------
 
 
-class Rule(cst.CSTVisitor):
-    """One vetting rule: a visitor over the whole module that collects `Violation`s."""
+class Rule(cst.BatchableCSTVisitor):
+    """One vetting rule: a visitor (batched with the others over one traversal of the module)
+    that collects findings: the offending node (None: the whole program) and a message."""
 
-    METADATA_DEPENDENCIES = (PositionProvider,)
     rule: ClassVar[str]
 
     def __init__(self) -> None:
         super().__init__()
-        self.violations: list[Violation] = []
+        self.findings: list[tuple[cst.CSTNode | None, str]] = []
 
     def report(self, node: cst.CSTNode | None, message: str) -> None:
-        line = 0 if node is None else self.get_metadata(PositionProvider, node).start.line
-        self.violations.append(Violation(self.rule, line, message))
+        self.findings.append((node, message))
 
 
 class EncodingDeclaration(Rule):
@@ -235,13 +241,11 @@ class EncodingDeclaration(Rule):
 
     rule = "encoding-declaration"
 
-    def visit_Module(self, node: cst.Module) -> bool:
-        for number, line in enumerate(node.header[:2], start=1):
+    def visit_Module(self, node: cst.Module) -> None:
+        for line in node.header[:2]:
             match = line.comment and _CODING_COOKIE.match(line.comment.value)
             if match and match.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
-                message = f"encoding {match.group(1)!r} is not allowed; use utf-8"
-                self.violations.append(Violation(self.rule, number, message))
-        return False
+                self.report(line, f"encoding {match.group(1)!r} is not allowed; use utf-8")
 
 
 class NonAsciiName(Rule):
@@ -262,12 +266,12 @@ class LabelSignature(Rule):
 
     rule = "label-signature"
 
-    def visit_Module(self, node: cst.Module) -> bool:
+    def visit_Module(self, node: cst.Module) -> None:
         items = _block_items(node.body)
         bindings = [item for item in items if "label" in _statement_bindings(item)]
         if not bindings:
             self.report(None, "no top-level 'def label(x)'")
-            return False
+            return
         first, *others = bindings
         for other in others:
             self.report(other, "'label' is defined more than once")
@@ -275,7 +279,6 @@ class LabelSignature(Rule):
             self._check_definition(first)
         else:
             self.report(first, "'label' must be defined with 'def label(x)'")
-        return False
 
     def _check_definition(self, definition: cst.FunctionDef) -> None:
         params = definition.params
@@ -460,19 +463,28 @@ class ModuleAttribute(Rule):
             if module in ALLOWED_IMPORTS
         }
         self._not_references: set[cst.Name] = set()
+        self._in_import = False  # import statements bind modules; their names are not uses
 
-    def visit_Import(self, node: cst.Import) -> bool:
-        return False  # the aliases bind modules; they are not uses
+    def visit_Import(self, node: cst.Import) -> None:
+        self._in_import = True
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+    def leave_Import(self, original_node: cst.Import) -> None:
+        self._in_import = False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._in_import = True
         module = _dotted_name(node.module)
         if module in ALLOWED_IMPORTS and not isinstance(node.names, cst.ImportStar):
             for alias in node.names:
                 self._check(alias, module, alias.name.value)
-        return False
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
+        self._in_import = False
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._not_references.add(node.attr)
+        if self._in_import:
+            return
         if isinstance(node.value, cst.Name) and node.value.value in self._modules:
             self._not_references.add(node.value)
             self._check(node, self._modules[node.value.value], node.attr.value)
@@ -482,7 +494,9 @@ class ModuleAttribute(Rule):
             self._not_references.add(node.keyword)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self._modules and node not in self._not_references:
+        if self._in_import or node in self._not_references:
+            return
+        if node.value in self._modules:
             self.report(node, f"module {node.value!r} may only be used as '{node.value}.<name>'")
 
     def _check(self, node: cst.CSTNode, module: str, attribute: str) -> None:
@@ -502,13 +516,12 @@ class ModuleLevelCode(Rule):
 
     rule = "module-level-code"
 
-    def visit_Module(self, node: cst.Module) -> bool:
+    def visit_Module(self, node: cst.Module) -> None:
         self._module = node
         self._plain_imports: set[str] = set()
         self._rebound: set[str] = set()
         self._collect_bindings(_block_items(node.body))
         self._check_body(_block_items(node.body), "module")
-        return False
 
     def _collect_bindings(self, items: Iterable[cst.CSTNode]) -> None:
         for item in items:
@@ -704,10 +717,14 @@ def vet(source: str, *, max_bytes: int = 20_000, max_nodes: int = 5_000) -> list
     parsed = _parse(source, max_nodes)
     if isinstance(parsed, Violation):
         return [parsed]
-    wrapper = MetadataWrapper(parsed, unsafe_skip_copy=True)
-    violations: list[Violation] = []
-    for rule_class in RULES:
-        rule = rule_class()
-        wrapper.visit(rule)
-        violations.extend(rule.violations)
+    rules = [rule_class() for rule_class in RULES]
+    cst.visit_batched(parsed, rules)
+    if not any(rule.findings for rule in rules):
+        return []
+    positions = MetadataWrapper(parsed, unsafe_skip_copy=True).resolve(PositionProvider)
+    violations = [
+        Violation(rule.rule, 0 if node is None else positions[node].start.line, message)
+        for rule in rules
+        for node, message in rule.findings
+    ]
     return sorted(violations, key=lambda v: (v.line, v.rule))
