@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import signal
 import struct
 import subprocess
 import sys
@@ -202,7 +203,12 @@ class _Worker:
         self.proc.stdout.close()
 
     def kill(self) -> None:
-        self.proc.kill()
+        """Kill the worker and anything it forked (its own session), then reap it."""
+        if self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.close_pipes()
         self.proc.wait()
 
@@ -302,10 +308,12 @@ class ProgramPool:
             raise ValueError(f"n_classes must be in [1, 127], got {n_classes}")
         if workers < 1 or chunk_size < 1 or call_timeout <= 0 or memory_mb < 1:
             raise ValueError("workers, chunk_size, call_timeout and memory_mb must be positive")
-        self._sources = [str(source) for source in sources]
+        self._sources = list(sources)
+        if not all(isinstance(source, str) for source in self._sources):
+            raise TypeError("program sources must be str")
         self._n_classes = n_classes
         self._chunk_size = chunk_size
-        self._memory_mb = memory_mb
+        self._memory_mb = int(memory_mb)
         self._call_timeout = call_timeout
         self._load_budget = max(call_timeout, _MIN_LOAD_BUDGET_S)
         self._tick = min(max(call_timeout / 4, 0.01), _MAX_TICK_S)
@@ -390,8 +398,10 @@ class ProgramPool:
         worker.last_heard = time.monotonic()
         try:
             worker.send(b"\n".join([header, *job.rows_json[task.start : task.stop]]))
-        except OSError:
+        except OSError:  # it died while idle: the task never ran, so requeue it unchanged
+            worker.task = None
             self._fail(worker, job)
+            job.tasks.appendleft(task)
 
     def _collect(self, worker: _Worker, job: _Job) -> None:
         """Read from a worker and record its result; a dead or misbehaving worker fails its task."""
@@ -422,18 +432,31 @@ class ProgramPool:
                 self._slots[index] = None
 
     def _spawn(self) -> _Worker:
-        """A started worker with the programs loaded; programs that kill it while loading get a
-        load error and the start is retried without them."""
+        """A started worker with the programs loaded.
+
+        A program that crashes or hangs the worker while loading gets a load error, and the
+        start is retried without it.
+        """
         while True:
             worker = _Worker()
-            pending = list(self._loaded_programs())
-            skip = [i for i in range(len(self._sources)) if i not in set(pending)]
-            worker.send(json.dumps(self._init_message(skip)).encode())
-            if self._await_message(worker, _STARTUP_LIMIT_S) != {"hello": True}:
+            try:
+                if self._handshake(worker):
+                    return worker
+            except BaseException:
                 worker.kill()
-                raise RuntimeError("a sandbox worker failed to start (is memory_mb too small?)")
-            if self._load_into(worker, pending):
-                return worker
+                raise
+
+    def _handshake(self, worker: _Worker) -> bool:
+        """Send the programs; False (worker killed) if one of them crashed it while loading."""
+        pending = self._loaded_programs()
+        skip = [i for i, error in enumerate(self._load_errors) if error is not None]
+        try:
+            worker.send(json.dumps(self._init_message(skip)).encode())
+        except OSError:
+            pass  # then no hello comes
+        if self._await_message(worker, _STARTUP_LIMIT_S) != {"hello": True}:
+            raise RuntimeError("a sandbox worker failed to start")
+        return self._load_into(worker, pending)
 
     def _init_message(self, skip: list[int]) -> dict:
         return {
@@ -446,7 +469,7 @@ class ProgramPool:
             "memory_mb": self._memory_mb,
         }
 
-    def _load_into(self, worker: _Worker, pending: list[int]) -> bool:
+    def _load_into(self, worker: _Worker, pending: tuple[int, ...]) -> bool:
         """Read the load report of each pending program; False (worker killed) if one crashed it."""
         limit = self._load_budget + self._tick + _STALL_GRACE_S
         for program in pending:

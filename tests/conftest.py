@@ -56,3 +56,15 @@ def write_task(folder: Path, task: dict) -> Path:
     path = folder / "task.yaml"
     path.write_text(yaml.safe_dump(task, sort_keys=False), encoding="utf-8")
     return path
+
+
+def example_split(name: str, split: str) -> list[dict]:
+    """Rows of a bundled example's data split (fetched by examples/fetch.py)."""
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from fetch import fetch
+
+    fetch(name)
+    path = EXAMPLES / name / "data" / f"{split}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 import time
@@ -138,6 +139,21 @@ def label(x):
     assert again.votes.tolist() == [[1, 1]]
 
 
+def test_forged_protocol_bytes_are_contained():
+    forger = program(
+        ESCAPE_TO_OS
+        + """
+def label(x):
+    if x == "forge":
+        _os()["write"](3, b"\\xff\\xff\\xff\\xffgarbage")  # fd 3: the protocol channel
+    return 1
+"""
+    )
+    result = apply_once([forger, SPAM], ["a", "forge", "free"])
+    assert result.votes.tolist() == [[1, 0], [-1, 0], [1, 1]]
+    assert result.timeouts.tolist() == [1, 0]
+
+
 def test_escaped_program_cannot_create_files(tmp_path):
     target = tmp_path / "written"
     writer = program(
@@ -222,6 +238,7 @@ def test_load_errors_leave_the_column_abstaining(tmp_path):
         f"open({str(marker)!r}, 'w')\ndef label(x):\n    return 1\n",
         "LABEL = 1\n",
         ESCAPE_TO_OS + "_os()['_exit'](1)\ndef label(x):\n    return 1\n",
+        "while True:\n    pass\n",
         SPAM,
     ]
     result = apply_once(sources, ["free", "x"])
@@ -231,9 +248,10 @@ def test_load_errors_leave_the_column_abstaining(tmp_path):
     assert errors[2].startswith("NameError") and not marker.exists()
     assert errors[3].startswith("TypeError")
     assert "crashed" in errors[4]
-    assert errors[5] is None
-    assert (result.votes[:, :5] == -1).all()
-    assert result.votes[:, 5].tolist() == [1, 0]
+    assert errors[5].startswith("TimeoutError")
+    assert errors[6] is None
+    assert (result.votes[:, :6] == -1).all()
+    assert result.votes[:, 6].tolist() == [1, 0]
     assert result.exceptions.sum() == result.timeouts.sum() == result.invalid.sum() == 0
 
 
@@ -302,14 +320,17 @@ def busy_loop_iterations(seconds: float) -> int:
 
 
 def test_slow_but_healthy_task_is_not_killed():
-    # 25 calls of ~0.1 s, each well within call_timeout, together take longer than the parent
-    # lets a worker stay silent (0.5 + tick + 1 s): only heartbeats keep the worker alive.
+    # Calls well within call_timeout that together last longer than the parent lets a worker stay
+    # silent (0.5 s + tick + 1 s grace): only the worker's heartbeats keep it alive.
     loop = f"    for _ in range({busy_loop_iterations(0.1)}):\n        pass\n"
     slow = "def label(x):\n" + loop + "    return 1\n"
     with ProgramPool([slow], 2, workers=1, call_timeout=0.5) as pool:
         before = worker_pids(pool)
         started = time.perf_counter()
-        result = pool.apply([str(i) for i in range(25)])
+        pool.apply(["probe"])
+        rows = math.ceil(2.5 / (time.perf_counter() - started))
+        started = time.perf_counter()
+        result = pool.apply([str(i) for i in range(rows)])
         assert time.perf_counter() - started > 1.7  # else this test proves nothing
         assert worker_pids(pool) == before
     assert (result.votes == 1).all() and result.timeouts.tolist() == [0]

@@ -150,7 +150,8 @@ def label(x):
     lengths = [len(w) for w in x.split()] or [0]
     if statistics.mean(lengths) > 8 or any(t in x for t in TEMPLATES):
         return 1
-    return "{} words".format(len(lengths)) and -1
+    size = "short" if len(lengths) < 5 else "medium"
+    return 0 if WEIGHTS["{}".format(size)] > 1 else -1
 ''',
 }
 
@@ -202,10 +203,15 @@ def test_violations_are_sorted_and_printable() -> None:
 
 
 def test_oversize_source_is_too_large() -> None:
-    source = "def label(x):\n    return -1\n" + "".join(f"C{i} = {i}\n" for i in range(3000))
-    assert [v.rule for v in vet(source)] == [TOO_LARGE]
-    assert vet(source, max_bytes=10**6, max_nodes=10**6) == []
-    assert [v.rule for v in vet(source, max_bytes=10**6)] == [TOO_LARGE]
+    source = '"""' + "padding " * 2_500 + '"""\n\ndef label(x):\n    return -1\n'
+    assert vet(source) == [Violation(TOO_LARGE, 0, "source is 20036 bytes (limit 20000)")]
+    assert vet(source, max_bytes=30_000) == []
+
+
+def test_too_many_syntax_nodes_is_too_large() -> None:
+    source = BENIGN["counter"].lstrip("\n")
+    assert vet(source) == []
+    assert [v.rule for v in vet(source, max_nodes=50)] == [TOO_LARGE]
 
 
 @pytest.mark.parametrize(
@@ -240,4 +246,5 @@ def test_mutated_programs_never_raise() -> None:
 
 
 def test_non_str_source_is_a_violation() -> None:
-    assert [v.rule for v in vet(b"def label(x): return 0")] == ["syntax-error"]  # type: ignore[arg-type]
+    source: object = b"def label(x): return 0"
+    assert [v.rule for v in vet(source)] == ["syntax-error"]  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import onnx
@@ -19,6 +20,15 @@ HEAD_INPUT = "mlp_input"
 def ensemble_to_onnx(ensemble: Ensemble, n_features: int, opset: int, ir_version: int):
     """The legacy TorchScript exporter: fast, one file, no onnxscript needed."""
     buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is deliberate
+        _export(ensemble, n_features, buffer, opset)
+    model = onnx.load_from_string(buffer.getvalue())
+    model.ir_version = ir_version
+    return model
+
+
+def _export(ensemble: Ensemble, n_features: int, buffer: io.BytesIO, opset: int) -> None:
     torch.onnx.export(
         ensemble.eval(),
         (torch.zeros(1, n_features),),
@@ -29,9 +39,6 @@ def ensemble_to_onnx(ensemble: Ensemble, n_features: int, opset: int, ir_version
         opset_version=opset,
         dynamo=False,
     )
-    model = onnx.load_from_string(buffer.getvalue())
-    model.ir_version = ir_version
-    return model
 
 
 def round_to_float16(module: torch.nn.Module, min_elements: int = LARGE_WEIGHT) -> None:

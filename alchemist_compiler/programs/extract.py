@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
 
 def code_from_answer(answer: str) -> str:

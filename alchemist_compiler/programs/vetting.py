@@ -25,7 +25,8 @@ import importlib
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import ClassVar
@@ -41,18 +42,13 @@ SYNTAX_ERROR = "syntax-error"
 TOO_LARGE = "too-large"
 
 FORBIDDEN_NAMES = frozenset(
-    {
-        "__import__", "breakpoint", "compile", "copyright", "credits", "delattr", "eval", "exec",
-        "exit", "getattr", "globals", "help", "input", "license", "locals", "memoryview", "open",
-        "quit", "setattr", "type", "vars",
-    }
+    "__import__ breakpoint compile copyright credits delattr eval exec exit getattr globals help "
+    "input license locals memoryview open quit setattr type vars".split()
 )
-FRAME_ATTRIBUTES = frozenset(
-    {
-        "ag_await", "ag_code", "ag_frame", "co_code", "co_consts", "co_names", "cr_await",
-        "cr_code", "cr_frame", "cr_origin", "f_back", "f_builtins", "f_code", "f_globals",
-        "f_locals", "f_trace", "gi_code", "gi_frame", "gi_yieldfrom", "tb_frame", "tb_next",
-    }
+FRAME_ATTRIBUTES = frozenset(  # generator/coroutine -> frame -> globals, builtins, code
+    "ag_await ag_code ag_frame co_code co_consts co_names cr_await cr_code cr_frame cr_origin "
+    "f_back f_builtins f_code f_globals f_locals f_trace gi_code gi_frame gi_yieldfrom tb_frame "
+    "tb_next".split()
 )
 DENIED_MODULE_ATTRIBUTES: dict[str, str] = {
     "string.Formatter": "reads attributes named in format strings",
@@ -75,6 +71,9 @@ _INERT_EXPRESSIONS = (  # evaluating these runs no program code (there are no du
     cst.GeneratorExp,
 )
 _CODING_COOKIE = re.compile(r"#.*?coding[:=][ \t]*([-\w.]+)")
+_FILENAME = "<program>"
+# The compiler's warnings about a program's source (invalid escapes, ...) are only noise here.
+warnings.filterwarnings("ignore", module=re.escape(_FILENAME))
 
 
 @dataclass(frozen=True)
@@ -141,6 +140,16 @@ def _target_names(target: cst.BaseExpression) -> Iterator[str]:
             yield from _target_names(element.value)
 
 
+def _comprehension_targets(expression: cst.BaseExpression) -> Iterator[str]:
+    """Names bound by the comprehensions inside `expression` (they shadow builtins there)."""
+    stack: list[cst.CSTNode] = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.CompFor):
+            yield from _target_names(node.target)
+        stack.extend(node.children)
+
+
 def _is_name_target(target: cst.BaseExpression) -> bool:
     if isinstance(target, (cst.Tuple, cst.List)):
         return all(_is_name_target(element.value) for element in target.elements)
@@ -151,28 +160,14 @@ def _import_bindings(node: cst.Import | cst.ImportFrom) -> Iterator[tuple[str, s
     """(bound name, module it names) per alias; the module is None for `from m import name`."""
     if isinstance(node.names, cst.ImportStar):
         return
+    is_import = isinstance(node, cst.Import)
     for alias in node.names:
         dotted = _dotted_name(alias.name) or ""
-        if alias.asname is not None:
-            bound = alias.asname.name.value
+        if alias.asname is None:  # `import a.b` binds a
+            top = dotted.split(".")[0]
+            yield top, top if is_import else None
         else:
-            bound = dotted.split(".")[0]
-        if isinstance(node, cst.Import):
-            yield bound, dotted if alias.asname is not None else bound
-        else:
-            yield bound, None
-
-
-def _imports(module: cst.Module) -> list[cst.Import | cst.ImportFrom]:
-    """Every import statement, at any depth (expressions, which hold none, are skipped)."""
-    found, stack = [], [module]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            found.append(node)
-        elif not isinstance(node, cst.BaseExpression):
-            stack.extend(node.children)
-    return found
+            yield alias.asname.name.value, dotted if is_import else None
 
 
 def _statement_bindings(item: cst.CSTNode) -> Iterator[str]:
@@ -204,7 +199,9 @@ def _module_attribute_problem(module: str, attribute: str) -> str | None:
         return "is private"
     if f"{module}.{attribute}" in DENIED_MODULE_ATTRIBUTES:
         return DENIED_MODULE_ATTRIBUTES[f"{module}.{attribute}"]
-    if isinstance(getattr(_allowed_module(module), attribute, None), ModuleType):
+    if not hasattr(_allowed_module(module), attribute):
+        return "does not exist"  # and `from package import name` would import a submodule
+    if isinstance(getattr(_allowed_module(module), attribute), ModuleType):
         return "is a module"
     return None
 
@@ -221,14 +218,14 @@ def _format_fields(template: str) -> Iterator[str]:
 # --- rules -----------------------------------------------------------------------------------
 
 
-class Rule(cst.BatchableCSTVisitor):
-    """One vetting rule: a visitor (batched with the others over one traversal of the module)
-    that collects findings: the offending node (None: the whole program) and a message."""
+class Rule:
+    """One vetting rule. Its `visit_<Node>`/`leave_<Node>` methods (libcst's visitor naming) run
+    during the one traversal shared by all rules; it collects findings: the offending node (None:
+    the whole program) and a message."""
 
     rule: ClassVar[str]
 
     def __init__(self) -> None:
-        super().__init__()
         self.findings: list[tuple[cst.CSTNode | None, str]] = []
 
     def report(self, node: cst.CSTNode | None, message: str) -> None:
@@ -355,14 +352,21 @@ class DunderAccess(Rule):
 
 
 class FrameAccess(Rule):
-    """No FRAME_ATTRIBUTES (``gen.gi_frame.f_back.f_globals``): frames and code objects expose
-    other modules' globals and builtins."""
+    """No FRAME_ATTRIBUTES (``gen.gi_frame.f_back.f_globals``), read as attributes or through
+    class patterns (``case object(gi_frame=f)``): frames and code objects expose other modules'
+    globals and builtins."""
 
     rule = "frame-access"
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value in FRAME_ATTRIBUTES:
-            self.report(node, f"frame/code attribute {node.attr.value!r} is not allowed")
+        self._check(node.attr)
+
+    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
+        self._check(node.key)
+
+    def _check(self, name: cst.Name) -> None:
+        if name.value in FRAME_ATTRIBUTES:
+            self.report(name, f"frame/code attribute {name.value!r} is not allowed")
 
 
 class FormatString(Rule):
@@ -405,11 +409,16 @@ class AttributeWrite(Rule):
 
     rule = "attribute-write"
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._module = node
-        self._imported = {
-            bound for statement in _imports(node) for bound, _ in _import_bindings(statement)
-        }
+    def __init__(self) -> None:
+        super().__init__()
+        self._imported: set[str] = set()
+        self._writes: list[tuple[cst.BaseExpression, str, str]] = []  # (target, root, verb)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._imported.update(bound for bound, _ in _import_bindings(node))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._imported.update(bound for bound, _ in _import_bindings(node))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -442,9 +451,14 @@ class AttributeWrite(Rule):
         root = target
         while isinstance(root, (cst.Attribute, cst.Subscript)):
             root = root.value
-        if root is not target and isinstance(root, cst.Name) and root.value in self._imported:
-            code = _snippet(self._module, target)
-            self.report(target, f"{verb} {code!r} changes the imported {root.value!r}")
+        if root is not target and isinstance(root, cst.Name):
+            self._writes.append((target, root.value, verb))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for target, root, verb in self._writes:
+            if root in self._imported:
+                code = _snippet(original_node, target)
+                self.report(target, f"{verb} {code!r} changes the imported {root!r}")
 
 
 class ModuleAttribute(Rule):
@@ -455,18 +469,19 @@ class ModuleAttribute(Rule):
 
     rule = "module-attribute"
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._modules = {
-            bound: module
-            for statement in _imports(node)
-            for bound, module in _import_bindings(statement)
-            if module in ALLOWED_IMPORTS
-        }
+    def __init__(self) -> None:
+        super().__init__()
+        self._modules: dict[str, str] = {}  # bound name -> allowed module it names
+        self._accesses: list[cst.Attribute] = []  # name.attribute, resolved at the end
+        self._uses: list[cst.Name] = []  # other names, resolved at the end
         self._not_references: set[cst.Name] = set()
         self._in_import = False  # import statements bind modules; their names are not uses
 
     def visit_Import(self, node: cst.Import) -> None:
         self._in_import = True
+        for bound, module in _import_bindings(node):
+            if module in ALLOWED_IMPORTS:
+                self._modules[bound] = module
 
     def leave_Import(self, original_node: cst.Import) -> None:
         self._in_import = False
@@ -483,21 +498,27 @@ class ModuleAttribute(Rule):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._not_references.add(node.attr)
-        if self._in_import:
-            return
-        if isinstance(node.value, cst.Name) and node.value.value in self._modules:
+        if isinstance(node.value, cst.Name) and not self._in_import:
             self._not_references.add(node.value)
-            self._check(node, self._modules[node.value.value], node.attr.value)
+            self._accesses.append(node)
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
             self._not_references.add(node.keyword)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if self._in_import or node in self._not_references:
-            return
-        if node.value in self._modules:
-            self.report(node, f"module {node.value!r} may only be used as '{node.value}.<name>'")
+        if not self._in_import and node not in self._not_references:
+            self._uses.append(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for access in self._accesses:
+            module = self._modules.get(access.value.value)
+            if module is not None:
+                self._check(access, module, access.attr.value)
+        for name in self._uses:
+            if name.value in self._modules:
+                usage = f"'{name.value}.<name>'"
+                self.report(name, f"module {name.value!r} may only be used as {usage}")
 
     def _check(self, node: cst.CSTNode, module: str, attribute: str) -> None:
         problem = _module_attribute_problem(module, attribute)
@@ -552,11 +573,11 @@ class ModuleLevelCode(Rule):
                 if item.value is not None:
                     self._check_expression(item.value, "an assigned value")
             else:
-                kind = "an expression" if isinstance(item, cst.Expr) else type(item).__name__
+                kind = "expression" if isinstance(item, cst.Expr) else repr(type(item).__name__)
                 self.report(
                     item,
-                    f"{kind} at {where} level runs at import time; only imports, def, class, "
-                    "constant assignments and a docstring are allowed outside functions",
+                    f"{kind} statement at {where} level runs at import time; only imports, "
+                    "def, class, constant assignments and a docstring may be outside functions",
                 )
 
     def _check_function(self, definition: cst.FunctionDef) -> None:
@@ -591,15 +612,18 @@ class ModuleLevelCode(Rule):
                 self._check_expression(arg.value, "a decorator argument")
 
     def _check_expression(self, expression: cst.BaseExpression, context: str) -> None:
+        self._rebound.update(_comprehension_targets(expression))
         unsafe = self._first_unsafe(expression)
         if isinstance(unsafe, cst.Call):
-            allowed = ", ".join(sorted(IMPORT_TIME_CALLS))
+            name = _dotted_name(unsafe.func)
+            if name in IMPORT_TIME_CALLS:
+                root = name.split(".")[0]
+                reason = f"{root!r} is rebound" + (", or not imported" if "." in name else "")
+            else:
+                allowed = ", ".join(sorted(IMPORT_TIME_CALLS))
+                reason = f"outside functions only {allowed} and '<str>.join' may be called"
             code = _snippet(self._module, unsafe)
-            self.report(
-                unsafe,
-                f"call {code!r} in {context} runs at import time; outside functions only "
-                f"{allowed} and '<str literal>.join' may be called",
-            )
+            self.report(unsafe, f"call {code!r} in {context} runs at import time; {reason}")
         elif unsafe is not None:
             kind = type(unsafe).__name__
             self.report(unsafe, f"{kind} is not allowed in {context}, which runs at import time")
@@ -668,18 +692,37 @@ def _syntax_depth(tree: ast.AST) -> int:
     return deepest
 
 
-def _count_nodes(module: cst.Module) -> int:
-    count, stack = 0, [module]
-    while stack:
-        count += 1
-        stack.extend(stack.pop().children)
-    return count
+class _RuleRunner(cst.CSTVisitor):
+    """One traversal that calls every rule's visit_/leave_ methods and counts the nodes."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        super().__init__()
+        self.nodes = 0
+        self._rules = rules
+        self._methods: dict[str, list[Callable[[cst.CSTNode], None]]] = {}
+
+    def _dispatch(self, prefix: str, node: cst.CSTNode) -> None:
+        name = prefix + type(node).__name__
+        if name not in self._methods:
+            self._methods[name] = [
+                method for rule in self._rules if (method := getattr(rule, name, None))
+            ]
+        for method in self._methods[name]:
+            method(node)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.nodes += 1
+        self._dispatch("visit_", node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._dispatch("leave_", original_node)
 
 
-def _parse(source: str, max_nodes: int) -> cst.Module | Violation:
+def _parse(source: str) -> cst.Module | Violation:
     """The libcst tree of `source`, or the gate violation that stops vetting."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(source, _FILENAME)
     except (RecursionError, MemoryError):
         return Violation(TOO_LARGE, 0, "nesting is deeper than the parser allows")
     except SyntaxError as err:
@@ -690,15 +733,12 @@ def _parse(source: str, max_nodes: int) -> cst.Module | Violation:
     if depth > MAX_DEPTH:
         return Violation(TOO_LARGE, 0, f"nesting depth {depth} exceeds {MAX_DEPTH}")
     try:
-        compile(tree, "<program>", "exec", dont_inherit=True)
+        compile(tree, _FILENAME, "exec", dont_inherit=True)
         module = cst.parse_module(source)
     except SyntaxError as err:
         return Violation(SYNTAX_ERROR, err.lineno or 0, err.msg)
     except cst.ParserSyntaxError as err:
         return Violation(SYNTAX_ERROR, err.raw_line, err.message)
-    nodes = _count_nodes(module)
-    if nodes > max_nodes:
-        return Violation(TOO_LARGE, 0, f"{nodes} syntax nodes (limit {max_nodes})")
     return module
 
 
@@ -714,11 +754,14 @@ def vet(source: str, *, max_bytes: int = 20_000, max_nodes: int = 5_000) -> list
     size = len(source.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         return [Violation(TOO_LARGE, 0, f"source is {size} bytes (limit {max_bytes})")]
-    parsed = _parse(source, max_nodes)
+    parsed = _parse(source)
     if isinstance(parsed, Violation):
         return [parsed]
     rules = [rule_class() for rule_class in RULES]
-    cst.visit_batched(parsed, rules)
+    runner = _RuleRunner(rules)
+    parsed.visit(runner)
+    if runner.nodes > max_nodes:
+        return [Violation(TOO_LARGE, 0, f"{runner.nodes} syntax nodes (limit {max_nodes})")]
     if not any(rule.findings for rule in rules):
         return []
     positions = MetadataWrapper(parsed, unsafe_skip_copy=True).resolve(PositionProvider)

@@ -1,0 +1,8 @@
+# expect: module-level-code
+class Rules:
+    set = print
+    words = set(["at import"])
+
+
+def label(x):
+    return -1

@@ -1,0 +1,135 @@
+"""Compiling against a local OpenAI-compatible server; hand-written programs with no LLM at all."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from conftest import base_task, write_task
+from openai_server import FakeOpenAI
+
+from alchemist_compiler.cli import main
+
+PROGRAMS = {
+    "general": 'import re\n\ndef label(x):\n    return 1 if re.search(r"http|www", x) else -1\n',
+    "keywords": 'def label_function(x):\n    return 1 if "subscribe" in x.lower() else -1\n',
+    "rules": 'def label(x):\n    return 0 if "song" in x or "video" in x else -1\n',
+    "description": 'def label(x):\n    return 0 if len(x.split()) <= 4 and "!" not in x else -1\n',
+}
+
+
+def answer(messages: list[dict]) -> str:
+    """Plays the LLM: supplementary text for first-stage questions, else a program."""
+    prompt = messages[-1]["content"]
+    if "## Function signature" not in prompt:
+        return "spam: subscribe, free, click, channel\nham: song, love, video"
+    strategy = next(s for s in PROGRAMS if f"function {list(PROGRAMS).index(s) + 1} of" in prompt)
+    return f"Here is the function.\n```python\n{PROGRAMS[strategy]}```"
+
+
+@pytest.fixture
+def llm_task(task_dir, monkeypatch):
+    monkeypatch.setenv("ALCHEMIST_TEST_KEY", "sk-test")
+    return task_dir
+
+
+def compile_args(task_dir, out, *extra):
+    return ["compile", str(task_dir / "task.yaml"), "-o", str(out), "--quiet", *extra]
+
+
+def with_server(task_dir, server, strategies):
+    task = base_task(
+        llm={"model": "test-model", "api_key_env": "ALCHEMIST_TEST_KEY", "base_url": server.base_url},
+        programs={"count": len(strategies), "strategies": strategies, "min_coverage": 0.0},
+    )
+    write_task(task_dir, task)
+
+
+def test_compile_through_http_with_retries_then_offline_from_the_lock(llm_task, tmp_path):
+    strategies = list(PROGRAMS)
+    with FakeOpenAI(answer, failures=[429, 500]) as server:
+        with_server(llm_task, server, strategies)
+        result = CliRunner().invoke(main, compile_args(llm_task, tmp_path / "a"))
+        assert result.exit_code == 0, result.output
+        assert server.statuses[:2] == [429, 500]
+        asked = len(server.requests) - 2
+        assert asked == 3 + len(strategies)  # first-stage questions (keywords, rules, description), then one per slot
+        lock = [json.loads(line) for line in (llm_task / "alchemist.lock").read_text().splitlines()]
+        assert len(lock) == asked
+        result = CliRunner().invoke(main, compile_args(llm_task, tmp_path / "b", "--offline"))
+        assert result.exit_code == 0, result.output
+        assert len(server.requests) == asked + 2  # nothing new was asked
+    manifest = json.loads(next((tmp_path / "a").glob("src/*/manifest.json")).read_text())
+    assert len(manifest["programs"]) == 4
+    assert manifest["cost"]["requests"] == asked
+    assert manifest["cost"]["prompt_tokens"] == 100 * asked  # the server's usage is recorded
+    assert manifest["cost"]["zero_shot"]["rows"] == 48
+    programs = sorted((tmp_path / "a").glob("src/*/programs/*.py"))
+    assert any("def label(x):" in p.read_text() and "subscribe" in p.read_text() for p in programs)
+    same = [p.read_bytes() for p in sorted((tmp_path / "b").glob("src/*/**/*")) if p.is_file()]
+    assert same == [p.read_bytes() for p in sorted((tmp_path / "a").glob("src/*/**/*")) if p.is_file()]
+
+
+@pytest.fixture
+def previous_output(tmp_path):
+    out = tmp_path / "outputs" / "labeler"
+    out.mkdir(parents=True)
+    (out / "keep.txt").write_text("previous labeler")
+    return out
+
+
+def test_offline_without_lock_fails_and_leaves_the_output_untouched(llm_task, previous_output):
+    with FakeOpenAI(answer) as server:
+        with_server(llm_task, server, ["general"])
+        result = CliRunner().invoke(main, compile_args(llm_task, previous_output, "--offline"))
+    assert result.exit_code == 2
+    assert re.fullmatch(r"error: --offline: 1 request\(s\) are not in alchemist.lock \(first: .*\)\n",
+                        result.output)
+    assert [p.name for p in previous_output.iterdir()] == ["keep.txt"]
+
+
+def test_failure_while_emitting_leaves_no_half_written_output(task_dir, previous_output, monkeypatch):
+    from alchemist_compiler import emit
+
+    def broken_check(*args, **kwargs):
+        raise RuntimeError("simulated failure after the package was written")
+
+    monkeypatch.setattr(emit, "check_installed_labeler", broken_check)
+    (task_dir / "good.py").write_text(PROGRAMS["general"])
+    write_task(task_dir, base_task(programs={"count": 0, "include": ["good.py"], "min_coverage": 0.0}))
+    result = CliRunner().invoke(main, compile_args(task_dir, previous_output))
+    assert isinstance(result.exception, RuntimeError)
+    assert [p.name for p in previous_output.iterdir()] == ["keep.txt"]
+    assert [p.name for p in previous_output.parent.iterdir()] == ["labeler"]  # no build dir left
+
+
+def test_hand_written_programs_need_no_llm(task_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("ALCHEMIST_TEST_KEY", raising=False)
+    paths = []
+    for name in ("links", "subscribe", "song"):
+        path = task_dir / f"{name}.py"
+        path.write_text(PROGRAMS[{"links": "general", "subscribe": "keywords", "song": "rules"}[name]])
+        paths.append(path.name)
+    write_task(task_dir, base_task(programs={"count": 0, "include": paths, "min_coverage": 0.0}))
+    result = CliRunner().invoke(main, compile_args(task_dir, tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(next((tmp_path / "out").glob("src/*/manifest.json")).read_text())
+    assert [p["strategy"] for p in manifest["programs"]] == ["include"] * 3
+    assert manifest["cost"]["requests"] == 0 and manifest["label_model"] == "snorkel"
+    assert not (task_dir / "alchemist.lock").exists()
+
+
+def test_a_rejected_program_is_reported_and_the_compile_goes_on(task_dir, tmp_path):
+    (task_dir / "bad.py").write_text("import os\n\ndef label(x):\n    return 1\n")
+    (task_dir / "good.py").write_text(PROGRAMS["general"])
+    write_task(task_dir, base_task(programs={"count": 0, "include": ["bad.py", "good.py"],
+                                             "min_coverage": 0.0}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, compile_args(task_dir, out)[:-1])
+    assert result.exit_code == 0, result.output
+    assert "bad.py: line 1: forbidden-import" in result.output
+    manifest = json.loads(next(out.glob("src/*/manifest.json")).read_text())
+    assert len(manifest["programs"]) == 1
+    assert any(d.startswith("bad.py: line 1: forbidden-import") for d in manifest["dropped"])

@@ -1,0 +1,60 @@
+"""Stage 5: code from answers, entry-point renaming, vetting reasons, ruff normalization."""
+
+from __future__ import annotations
+
+from alchemist_compiler.programs.build import Program, Rejection, program_from_answer
+from alchemist_compiler.programs.extract import code_from_answer, rename_entry_point
+from alchemist_compiler.programs.normalize import normalize
+
+
+def test_first_fenced_block_with_a_function_is_taken():
+    answer = "Here you go:\n```text\nnot code\n```\n```python\ndef label(x):\n    return 1\n```\nDone."
+    assert code_from_answer(answer) == "def label(x):\n    return 1\n"
+
+
+def test_bare_answer_is_taken_when_there_is_no_fence():
+    assert code_from_answer("def label(x):\n    return -1") == "def label(x):\n    return -1\n"
+
+
+def test_entry_point_is_renamed_to_label_with_its_references():
+    source = (
+        "def helper(t):\n    return 'buy' in t\n\n"
+        "def label_function(x):\n    return 1 if helper(x) else -1\n"
+    )
+    renamed = rename_entry_point(source)
+    assert "def label(x):" in renamed and "def helper(t):" in renamed
+    assert "label_function" not in renamed
+
+
+def test_ambiguous_entry_point_is_left_for_vetting_to_reject():
+    source = "def a(x):\n    return 1\n\ndef b(x):\n    return 0\n"
+    assert rename_entry_point(source) == source
+    result = program_from_answer(f"```python\n{source}```", "general", "program 1", {})
+    assert isinstance(result, Rejection)
+    assert "label" in str(result)
+
+
+def test_rejection_names_the_rule_and_line():
+    answer = "```python\nimport os\n\ndef label(x):\n    return 1\n```"
+    result = program_from_answer(answer, "general", "program 4 (general)", {})
+    assert isinstance(result, Rejection)
+    assert str(result).startswith("program 4 (general): line 1: forbidden-import")
+
+
+def test_normalized_program_is_formatted_and_named_by_content():
+    answer = "```python\nimport re\ndef label( x ):\n  return 1 if re.search('win',x) else -1\n```"
+    program = program_from_answer(answer, "keywords", "program 2", {"origin": "llm"})
+    assert isinstance(program, Program)
+    assert program.source == (
+        'import re\n\n\ndef label(x):\n    return 1 if re.search("win", x) else -1\n'
+    )
+    assert program.name.startswith("keywords_") and len(program.name) == len("keywords_") + 8
+    again = program_from_answer(answer.replace("( x )", "(x)"), "keywords", "program 3", {})
+    assert again.name == program.name  # same normalized content, same name
+
+
+def test_normalize_is_idempotent():
+    source = "import re\nfrom collections import Counter\ndef label(x):\n  return -1\n"
+    once = normalize(source)
+    assert normalize(once) == once
+    assert "Counter" not in once  # unused import removed by ruff's safe fix
