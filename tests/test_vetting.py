@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alchemist_compiler.programs.vetting import RULES, TOO_LARGE, Violation, vet
+from alchemist_compiler.programs.vetting import MAX_DEPTH, RULES, TOO_LARGE, Violation, vet
 
 HOSTILE_DIR = Path(__file__).with_name("hostile_programs")
 HOSTILE_FILES = sorted(HOSTILE_DIR.glob("*.py"))
@@ -30,7 +30,7 @@ def label(x):
         return SPAM
     return ABSTAIN
 ''',
-    "helpers_and_constants": '''
+    "helpers_and_constants": """
 POSITIVE = frozenset({"great", "love", "excellent"})
 NEGATIVE = frozenset({"awful", "hate", "terrible"})
 THRESHOLD: int = 2
@@ -51,8 +51,8 @@ def label(x: str) -> int:
     if balance <= -THRESHOLD:
         return 0
     return -1
-''',
-    "counter": '''
+""",
+    "counter": """
 from collections import Counter
 
 
@@ -62,7 +62,7 @@ def label(x):
         return -1
     word, n = counts.most_common(1)[0]
     return 1 if n > 3 and len(word) > 2 else -1
-''',
+""",
     "small_class_without_dunders": '''
 class Lexicon:
     """Word lists with a scoring method."""
@@ -86,7 +86,7 @@ def label(x):
     value = Lexicon.clip(Lexicon().score(x))
     return {1: 0, -1: 1}.get(value, -1)
 ''',
-    "math_log": '''
+    "math_log": """
 import math
 
 
@@ -95,8 +95,8 @@ def label(x):
     if length == 0:
         return -1
     return 1 if math.log(length + 1) > math.log(200) else 0
-''',
-    "unicode_normalize": '''
+""",
+    "unicode_normalize": """
 import unicodedata
 
 
@@ -104,8 +104,8 @@ def label(x):
     folded = unicodedata.normalize("NFKD", x)
     ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
     return 1 if "free" in ascii_only.lower() else -1
-''',
-    "string_punctuation": '''
+""",
+    "string_punctuation": """
 import string
 
 PUNCTUATION = frozenset(string.punctuation)
@@ -114,8 +114,8 @@ PUNCTUATION = frozenset(string.punctuation)
 def label(x):
     marks = sum(c in PUNCTUATION for c in x)
     return 1 if marks > len(x) / 4 else -1
-''',
-    "nested_functions_and_closures": '''
+""",
+    "nested_functions_and_closures": """
 import functools
 import itertools
 
@@ -138,8 +138,8 @@ def label(x):
     if has_repeat(4) or count(("!!!", "$$$")) > 1:
         return 1
     return 0 if len(text) > 20 else -1
-''',
-    "statistics_and_comprehension_constants": '''
+""",
+    "statistics_and_comprehension_constants": """
 import statistics
 
 TEMPLATES = [f"{word}!" for word in ("win", "prize") if word]
@@ -152,7 +152,7 @@ def label(x):
         return 1
     size = "short" if len(lengths) < 5 else "medium"
     return 0 if WEIGHTS["{}".format(size)] > 1 else -1
-''',
+""",
 }
 
 
@@ -224,16 +224,18 @@ def test_deep_nesting_is_too_large_not_a_crash(expression: str) -> None:
 
 
 def test_nesting_just_under_the_limit_is_vetted() -> None:
-    source = "def label(x):\n    return " + "-(" * 45 + "x" + ")" * 45 + "\n"
-    assert vet(source) == []
+    deep = "def label(x):\n    return " + "-" * (MAX_DEPTH - 10)
+    assert vet(deep + "x\n") == []
+    assert [(v.rule, v.line) for v in vet(deep + "x.__class__\n")] == [("dunder-access", 2)]
 
 
 @pytest.mark.parametrize(
     "junk",
     ["", "\x00", "b'\\xff\\xfe' junk )(", "\ud800", "def", "\t\tdef label(x):", "'''", "\\"],
 )
-def test_garbage_never_raises(junk: str) -> None:
-    assert all(isinstance(v, Violation) for v in vet(junk))
+def test_garbage_is_rejected_without_raising(junk: str) -> None:
+    violations = vet(junk)
+    assert violations and all(isinstance(v, Violation) for v in violations)
 
 
 def test_mutated_programs_never_raise() -> None:

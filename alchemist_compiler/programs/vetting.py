@@ -15,6 +15,9 @@ Policy in brief (each rule's docstring has the details):
   call only `IMPORT_TIME_CALLS` (``re.compile``, ``frozenset``, ...).
 * An imported module may only be used as ``module.public_name``; its private names, the modules
   it imported itself (``statistics.sys``) and `DENIED_MODULE_ATTRIBUTES` are off limits.
+  Only top-level modules may be imported (no ``collections.abc``), never with ``*``.
+* No ``global`` statements; ``nonlocal`` is fine. Identifiers must be ASCII, and a coding cookie,
+  if any, must say utf-8.
 """
 
 from __future__ import annotations
@@ -41,15 +44,16 @@ MAX_DEPTH = 100  # deepest syntax nesting accepted (keeps every recursive pass f
 SYNTAX_ERROR = "syntax-error"
 TOO_LARGE = "too-large"
 
-FORBIDDEN_NAMES = frozenset(
-    "__import__ breakpoint compile copyright credits delattr eval exec exit getattr globals help "
-    "input license locals memoryview open quit setattr type vars".split()
-)
-FRAME_ATTRIBUTES = frozenset(  # generator/coroutine -> frame -> globals, builtins, code
-    "ag_await ag_code ag_frame co_code co_consts co_names cr_await cr_code cr_frame cr_origin "
-    "f_back f_builtins f_code f_globals f_locals f_trace gi_code gi_frame gi_yieldfrom tb_frame "
-    "tb_next".split()
-)
+FORBIDDEN_NAMES = frozenset({
+    "__import__", "breakpoint", "compile", "copyright", "credits", "delattr", "eval", "exec",
+    "exit", "getattr", "globals", "help", "input", "license", "locals", "memoryview", "open",
+    "quit", "setattr", "type", "vars",
+})  # fmt: skip
+FRAME_ATTRIBUTES = frozenset({  # generator/coroutine -> frame -> globals, builtins, code
+    "ag_await", "ag_code", "ag_frame", "co_code", "co_consts", "co_names", "cr_await", "cr_code",
+    "cr_frame", "cr_origin", "f_back", "f_builtins", "f_code", "f_globals", "f_locals", "f_trace",
+    "gi_code", "gi_frame", "gi_yieldfrom", "tb_frame", "tb_next",
+})  # fmt: skip
 DENIED_MODULE_ATTRIBUTES: dict[str, str] = {
     "string.Formatter": "reads attributes named in format strings",
     "functools.update_wrapper": "copies attributes named by strings",
@@ -69,7 +73,7 @@ _INERT_EXPRESSIONS = (  # evaluating these runs no program code (there are no du
     cst.Dict, cst.StarredElement, cst.UnaryOperation, cst.BinaryOperation, cst.BooleanOperation,
     cst.Comparison, cst.IfExp, cst.Subscript, cst.ListComp, cst.SetComp, cst.DictComp,
     cst.GeneratorExp,
-)
+)  # fmt: skip
 _CODING_COOKIE = re.compile(r"#.*?coding[:=][ \t]*([-\w.]+)")
 _FILENAME = "<program>"
 # The compiler's warnings about a program's source (invalid escapes, ...) are only noise here.
