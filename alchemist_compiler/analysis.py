@@ -71,3 +71,41 @@ def keep_reason(stats: ProgramStats, min_coverage: float, k: int) -> str | None:
 def duplicate_of(L: np.ndarray, j: int) -> int | None:
     """The first earlier column with identical votes, if any."""
     return next((i for i in range(j) if np.array_equal(L[:, i], L[:, j])), None)
+
+
+def diagnose(
+    names: list[str],
+    L_train: np.ndarray,
+    L_valid: np.ndarray | None,
+    valid_labels: np.ndarray | None,
+    failures: dict[str, np.ndarray],
+    load_errors: list[str | None],
+    *,
+    min_coverage: float,
+    k: int,
+) -> list[dict]:
+    """Stats of every column, with `dropped`: None for kept columns, else the reason.
+
+    `failures` holds exception/timeout/invalid counts of the program columns (the first ones);
+    the remaining columns are precomputed weak labels.
+    """
+    rows, kept = [], []
+    for j, name in enumerate(names):
+        is_program = j < len(load_errors)
+        accuracy, votes = accuracy_where_voted(L_valid[:, j], valid_labels) if L_valid is not None else (None, 0)
+        stats = ProgramStats(
+            **column_stats(L_train, j),
+            **{kind: int(counts[j]) if is_program else 0 for kind, counts in failures.items()},
+            valid_accuracy=accuracy,
+            valid_votes=votes,
+        )
+        reason = keep_reason(stats, min_coverage, k)
+        duplicate = duplicate_of(L_train, j)
+        if reason is None and duplicate is not None and duplicate in kept:
+            reason = f"same train votes as {names[duplicate]}"
+        if is_program and load_errors[j]:
+            reason = f"failed to load: {load_errors[j]}"
+        if reason is None:
+            kept.append(j)
+        rows.append({"name": name, **stats.as_dict(), "dropped": reason})
+    return rows

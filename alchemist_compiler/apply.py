@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from alchemist_runtime.sandbox import ApplyResult, ProgramPool
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -29,3 +31,14 @@ def apply_programs(
                 bar = progress.add_task(name, total=len(inputs))
                 results[name] = pool.apply(inputs, lambda n, bar=bar: progress.advance(bar, n))
     return results
+
+
+def concat_columns(left: ApplyResult, right: ApplyResult) -> ApplyResult:
+    """Results of two program lists on the same rows, side by side."""
+    return ApplyResult(
+        votes=np.hstack([left.votes, right.votes]),
+        exceptions=np.concatenate([left.exceptions, right.exceptions]),
+        timeouts=np.concatenate([left.timeouts, right.timeouts]),
+        invalid=np.concatenate([left.invalid, right.invalid]),
+        load_errors=left.load_errors + right.load_errors,
+    )

@@ -64,7 +64,8 @@ def _read_text(path: Path) -> str:
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also breaks on U+0085 and U+2028 inside JSON strings
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:

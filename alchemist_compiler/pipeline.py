@@ -12,17 +12,21 @@ from rich.console import Console
 
 from alchemist_runtime.label_model import covered, predict_proba
 
-from . import analysis, emit, prompts
-from .apply import apply_programs
+from alchemist_runtime.sandbox import ApplyResult
+
+from . import analysis, emit, generate
+from .apply import apply_programs, concat_columns
 from .cost import cost_ledger
 from .data import Dataset, Split, load_dataset
-from .distill import distill, features_of
+from .distill import distill
 from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
-from .llm import LLMStage, Request
+from .errors import AlchemistError
+from .generate import Attempt
+from .llm import LLMStage
 from .lockfile import Exchange, Lockfile
 from .metrics import evaluate
 from .modality import get_modality
-from .programs.build import Program, Rejection, program_from_answer, program_from_file
+from .programs.build import Program, Rejection
 from .report import print_programs_table, print_summary
 from .task import Task, load_task
 
@@ -39,54 +43,29 @@ class Options:
 
 @dataclass
 class Candidates:
-    """Programs to run, with their LLM exchanges, and what was rejected before running."""
+    """Every attempt so far, the accepted programs (one column each) and their votes."""
 
+    attempts: list[Attempt] = field(default_factory=list)
     programs: list[Program] = field(default_factory=list)
+    results: dict[str, ApplyResult] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # origin -> why it never ran
+    repaired: set[str] = field(default_factory=set)  # origins already given a repair request
 
-
-def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> Candidates:
-    """Two-stage prompting: missing supplementary text first, then one request per slot."""
-    slots = prompts.plan_slots(task)
-    supplementary = dict(task.programs.supplementary)
-    to_ask = sorted({s.strategy for s in slots} & set(prompts.ASKED_OF_LLM) - set(supplementary))
-    first = llm.ask_all(
-        [Request(f"supplementary {s}", prompts.supplementary_request(task, s)) for s in to_ask]
-    )
-    supplementary |= {s: e.response for s, e in zip(to_ask, first)}
-    if "exemplars" not in supplementary and dataset.valid is not None:
-        supplementary["exemplars"] = prompts.exemplars_text(
-            task, dataset.valid, task.programs.exemplars_per_class
-        )
-    requests = [
-        Request(f"program {s.index + 1} ({s.strategy})",
-                prompts.program_request(task, s, supplementary.get(s.strategy)))
-        for s in slots
-    ]
-    answers = llm.ask_all(requests)
-    found = Candidates(exchanges=list(first) + answers)
-    for slot, exchange in zip(slots, answers):
-        provenance = {
-            "origin": "llm",
-            "model": exchange.model,
-            "request_sha256": exchange.request_hash,
-            "prompt_tokens": exchange.usage["prompt_tokens"],
-            "completion_tokens": exchange.usage["completion_tokens"],
-            "cost_usd": exchange.cost,
-        }
-        _add(found, program_from_answer(exchange.response, slot.strategy,
-                                        f"program {slot.index + 1} ({slot.strategy})", provenance))
-    return found
-
-
-def _add(found: Candidates, result: Program | Rejection) -> None:
-    if isinstance(result, Rejection):
-        found.rejected.append(str(result))
-    elif any(p.name == result.name for p in found.programs):
-        found.rejected.append(f"{result.name}: same source as an earlier program")
-    else:
-        found.programs.append(result)
+    def accept(self, attempts: list[Attempt]) -> list[Program]:
+        """Record attempts; return the programs among them that are new (by content)."""
+        new = []
+        for attempt in attempts:
+            self.attempts.append(attempt)
+            result = attempt.result
+            if isinstance(result, Rejection):
+                self.rejected[attempt.origin] = "; ".join(result.reasons)
+            elif any(p.name == result.name for p in self.programs + new):
+                self.rejected[attempt.origin] = f"same source as {result.name}"
+            else:
+                new.append(result)
+        self.programs += new
+        return new
 
 
 def _splits(dataset: Dataset) -> dict[str, Split]:
@@ -97,38 +76,86 @@ def _with_weak_columns(L: np.ndarray, split: Split) -> np.ndarray:
     return L if split.weak_labels is None else np.hstack([L, split.weak_labels])
 
 
-def select_columns(task, dataset, names, votes, apply_results, console) -> tuple[list[int], list[dict], list[str]]:
-    """Diagnostics for every column of the train matrix; indices of the kept ones."""
-    k = len(task.classes)
-    L = votes["train"]
-    kept, stats, dropped = [], [], []
-    for j, name in enumerate(names):
-        train_stats = analysis.column_stats(L, j)
-        accuracy, n_votes = (None, 0)
-        if dataset.valid is not None:
-            accuracy, n_votes = analysis.accuracy_where_voted(votes["valid"][:, j], dataset.valid.labels)
-        counts = apply_results["train"]
-        is_program = j < len(counts.exceptions)
-        s = analysis.ProgramStats(
-            **train_stats,
-            exceptions=int(counts.exceptions[j]) if is_program else 0,
-            timeouts=int(counts.timeouts[j]) if is_program else 0,
-            invalid=int(counts.invalid[j]) if is_program else 0,
-            valid_accuracy=accuracy,
-            valid_votes=n_votes,
-        )
-        reason = analysis.keep_reason(s, task.programs.min_coverage, k)
-        duplicate = analysis.duplicate_of(L, j)
-        if reason is None and duplicate is not None and duplicate in kept:
-            reason = f"same train votes as {names[duplicate]}"
-        if is_program and counts.load_errors[j]:
-            reason = f"failed to load: {counts.load_errors[j]}"
-        stats.append({"name": name, **s.as_dict(), "dropped": reason})
+def _run_new(found: Candidates, new: list[Program], splits: dict[str, Split], task: Task, options: Options) -> None:
+    """Apply newly accepted programs to every split; add their columns."""
+    results = apply_programs(
+        new, {n: s.inputs for n, s in splits.items()}, len(task.classes), jobs=options.jobs,
+        call_timeout=task.programs.call_timeout_s, show_progress=options.show_progress,
+    )
+    for name, result in results.items():
+        found.results[name] = concat_columns(found.results[name], result) if name in found.results else result
+
+
+def _diagnose(task: Task, dataset: Dataset, found: Candidates, splits) -> tuple[list[str], dict, list[dict]]:
+    """Column names, the vote matrix of each split, and per-column stats with drop reasons."""
+    votes = {n: _with_weak_columns(found.results[n].votes, s) for n, s in splits.items()}
+    n_weak = votes["train"].shape[1] - len(found.programs)
+    names = [p.name for p in found.programs] + [f"weak_{i}" for i in range(n_weak)]
+    train = found.results["train"]
+    stats = analysis.diagnose(
+        names, votes["train"], votes.get("valid"),
+        dataset.valid.labels if dataset.valid is not None else None,
+        {"exceptions": train.exceptions, "timeouts": train.timeouts, "invalid": train.invalid},
+        train.load_errors, min_coverage=task.programs.min_coverage, k=len(task.classes),
+    )
+    return names, votes, stats
+
+
+def _to_repair(found: Candidates, votes: dict, stats: list[dict], task: Task, dataset: Dataset):
+    """LLM attempts not yet repaired that were rejected or dropped: (attempt, reason, feedback rows)."""
+    column = {p.name: j for j, p in enumerate(found.programs)}
+    failed = []
+    for attempt in found.attempts:
+        if attempt.exchange is None or attempt.origin in found.repaired:
+            continue
+        reason, examples = found.rejected.get(attempt.origin), []
         if reason is None:
-            kept.append(j)
-        else:
-            dropped.append(f"{name}: {reason}")
-    return kept, stats, dropped
+            j = column[attempt.result.name]
+            reason = stats[j]["dropped"]
+            if "valid" in votes:
+                examples = generate.feedback_examples(task, votes["valid"][:, j], dataset.valid)
+        if reason is not None:
+            failed.append((attempt, reason, examples))
+    return failed
+
+
+def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Options, console: Console):
+    """Ask, vet, apply and diagnose programs, with repair rounds for the dropped ones."""
+    splits = _splits(dataset)
+    found = Candidates()
+    if task.programs.count:
+        attempts, found.exchanges = generate.ask_for_programs(task, dataset, llm)
+        found.accept(attempts)
+    found.accept([generate.hand_written(path) for path in task.programs.include])
+    _report_rejections(console, found, found.attempts)
+    _run_new(found, found.programs, splits, task, options)
+    names, votes, stats = _diagnose(task, dataset, found, splits)
+    for round_number in range(1, task.programs.repair_rounds + 1):
+        failed = _to_repair(found, votes, stats, task, dataset)
+        if not failed:
+            break
+        console.print(f"repair round {round_number}: asking again for {len(failed)} dropped program(s)")
+        attempts, exchanges = generate.ask_for_repairs(task, llm, failed, round_number)
+        found.exchanges += exchanges
+        found.repaired |= {attempt.origin for attempt, _, _ in failed}
+        _report_rejections(console, found, attempts)
+        _run_new(found, found.accept(attempts), splits, task, options)
+        names, votes, stats = _diagnose(task, dataset, found, splits)
+    return found, names, votes, stats
+
+
+def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], label_model: dict,
+                    model, modality) -> list[dict]:
+    """Label-model and distilled-model metrics on valid and test."""
+    metrics = []
+    for name in ("valid", "test"):
+        if name not in splits:
+            continue
+        split, L = splits[name], votes[name][:, kept]
+        metrics.append(evaluate(name, "label model", predict_proba(label_model, L), split.labels, covered(L)))
+        proba = _onnx_proba(model, modality, split.inputs)
+        metrics.append(evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)))
+    return metrics
 
 
 def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = Options()) -> dict:
@@ -137,35 +164,21 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     task = load_task(task_path)
     dataset = load_dataset(task)
     modality = get_modality(task.modality)
-    k = len(task.classes)
     out_dir = Path(out_dir).resolve()
+    llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline)
 
-    lock = Lockfile(task.lock_path)
-    llm = LLMStage(task.llm, lock, offline=options.offline)
-    found = ask_for_programs(task, dataset, llm) if task.programs.count else Candidates()
-    for path in task.programs.include:
-        _add(found, program_from_file(path))
-    for reason in found.rejected:
-        console.print(f"[yellow]rejected[/] {reason}")
-    console.print(f"{len(found.programs)} programs vetted ({len(found.rejected)} rejected)")
-
-    splits = _splits(dataset)
-    results = apply_programs(
-        found.programs, {n: s.inputs for n, s in splits.items()}, k, jobs=options.jobs,
-        call_timeout=task.programs.call_timeout_s, show_progress=options.show_progress,
-    )
-    votes = {n: _with_weak_columns(results[n].votes, s) for n, s in splits.items()}
-    n_weak = votes["train"].shape[1] - len(found.programs)
-    names = [p.name for p in found.programs] + [f"weak_{i}" for i in range(n_weak)]
-    kept, stats, dropped = select_columns(task, dataset, names, votes, results, console)
+    found, names, votes, stats = collect_programs(task, dataset, llm, options, console)
     print_programs_table(console, stats)
+    kept = [j for j, s in enumerate(stats) if s["dropped"] is None]
+    dropped = [f"{origin}: {reason}" for origin, reason in found.rejected.items()] + [
+        f"{s['name']}: {s['dropped']}" for s in stats if s["dropped"] is not None]
     if not kept:
-        raise_no_programs(dropped)
+        raise AlchemistError("no program survived selection: " + "; ".join(dropped))
 
     L_train = votes["train"][:, kept]
     valid_labels = dataset.valid.labels if dataset.valid is not None else None
-    label_model = fit_label_model(task.label_model.kind, L_train, k, valid_labels=valid_labels,
-                                  seed=options.seed)
+    label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
+                                  valid_labels=valid_labels, seed=options.seed)
     if label_model["kind"] != task.label_model.kind:
         console.print(f"[yellow]{len(kept)} columns: {task.label_model.kind} needs "
                       f"{SNORKEL_MIN_COLUMNS}, using {label_model['kind']}[/]")
@@ -178,18 +191,10 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         valid_inputs=dataset.valid.inputs if dataset.valid is not None else None,
         valid_labels=valid_labels,
     )
-
-    metrics = []
-    for name in ("valid", "test"):
-        split = splits.get(name)
-        if split is None:
-            continue
-        L = votes[name][:, kept]
-        metrics.append(evaluate(name, "label model", predict_proba(label_model, L), split.labels, covered(L)))
-        proba = _onnx_proba(distilled.model, modality, split.inputs)
-        metrics.append(evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)))
-
+    splits = _splits(dataset)
+    metrics = evaluate_splits(splits, votes, kept, label_model, distilled.model, modality)
     ledger = cost_ledger(task, found.exchanges, dataset.train.inputs)
+
     kept_programs = [found.programs[j] for j in kept if j < len(found.programs)]
     emitted = _emitted_programs(task, kept_programs, {s["name"]: s for s in stats})
     stems = {p.name: e.file.removesuffix(".py") for p, e in zip(kept_programs, emitted)}
@@ -205,7 +210,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         "label_model_columns": [stems.get(names[j], names[j]) for j in kept],
         "label_model": label_model["kind"],
         "diagnostics": stats,
-        "dropped": found.rejected + dropped,
+        "dropped": dropped,
         "metrics": metrics,
         "cost": ledger,
         "distill": {"features": task.distill.features, "hidden": task.distill.hidden,
@@ -214,37 +219,36 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
                     "parity_max_abs_error": distilled.parity_error},
         "versions": _versions(),
     }
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    build_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
-    try:
-        emit.write_package(build_root, task, emitted, label_model, distilled.model, manifest,
-                           {"label_model_kind": label_model["kind"], "metrics": metrics,
-                            "cost": ledger, "dropped": found.rejected + dropped,
-                            "input_column": task.data.input})
-        wheel = emit.build_wheel(build_root)
-        sample = _check_sample(splits)
-        check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
-        check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
-        emit.check_installed_labeler(
-            wheel, task, sample.inputs[:CHECK_ROWS],
-            _onnx_proba(distilled.model, modality, sample.inputs[:CHECK_ROWS]), check_votes,
-        )
-        emit.replace_directory(build_root, out_dir)
-    finally:
-        shutil.rmtree(build_root, ignore_errors=True)
-    print_summary(console, metrics, ledger, out_dir, wheel.name)
+    readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
+              "dropped": dropped, "input_column": task.data.input}
+    sample = splits.get("test") or splits.get("valid") or splits["train"]
+    check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
+    check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
+    check = (sample.inputs[:CHECK_ROWS], check_votes)
+    wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check, modality)
+    print_summary(console, metrics, ledger, out_dir, wheel)
     return manifest
 
 
-def raise_no_programs(dropped: list[str]) -> None:
-    from .errors import AlchemistError
+def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, check, modality) -> str:
+    """Build the package beside out_dir, check the installed wheel, then move it into place."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    build_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
+    try:
+        emit.write_package(build_root, task, emitted, label_model, model, manifest, readme)
+        wheel = emit.build_wheel(build_root)
+        inputs, votes = check
+        emit.check_installed_labeler(wheel, task, inputs, _onnx_proba(model, modality, inputs), votes)
+        emit.replace_directory(build_root, out_dir)
+    finally:
+        shutil.rmtree(build_root, ignore_errors=True)
+    return wheel.name
 
-    raise AlchemistError("no program survived selection: " + "; ".join(dropped))
 
-
-def _check_sample(splits: dict[str, Split]) -> Split:
-    return splits.get("test") or splits.get("valid") or splits["train"]
+def _report_rejections(console: Console, found: Candidates, attempts: list[Attempt]) -> None:
+    for attempt in attempts:
+        if attempt.origin in found.rejected:
+            console.print(f"[yellow]rejected[/] {attempt.origin}: {found.rejected[attempt.origin]}")
 
 
 def _onnx_proba(model, modality, inputs: list) -> np.ndarray:

@@ -89,3 +89,15 @@ def zero_shot_prompt(task: Task, value) -> str:
     modality = get_modality(task.modality)
     template = template_env("prompts").get_template("zero_shot.j2")
     return template.render(**_context(task), text=modality.render_input(value, max_chars=10**9))
+
+
+def repair_request(task: Task, original: Messages, answer: str, reason: str, examples: list[dict]) -> Messages:
+    """The conversation so far, plus why the program was dropped and rows it got wrong or missed."""
+    feedback = template_env("prompts").get_template("repair.j2").render(
+        task=task, reason=reason, examples=examples
+    )
+    return (
+        *original,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": feedback.strip()},
+    )

@@ -20,7 +20,8 @@ from alchemist_compiler.data import load_dataset
 from alchemist_compiler.errors import LLMError
 from alchemist_compiler.llm import LLMStage, Request
 from alchemist_compiler.lockfile import Lockfile
-from alchemist_compiler.pipeline import ask_for_programs
+from alchemist_compiler.programs.build import Rejection
+from alchemist_compiler.generate import ask_for_programs
 from alchemist_compiler.task import load_task
 
 
@@ -69,12 +70,13 @@ def main() -> int:
     task.lock_path.unlink(missing_ok=True)
     stage = RecordedAnswers(task.llm, Lockfile(task.lock_path), args.task.parent / "answers", args.show)
     try:
-        found = ask_for_programs(task, load_dataset(task), stage)
+        attempts, exchanges = ask_for_programs(task, load_dataset(task), stage)
     except LLMError as err:
         print(err, file=sys.stderr)
         return 1
-    print(f"{task.lock_path}: {len(found.exchanges)} exchanges; "
-          f"{len(found.programs)} programs vetted, rejected: {found.rejected or 'none'}")
+    rejected = [str(a.result) for a in attempts if isinstance(a.result, Rejection)]
+    print(f"{task.lock_path}: {len(exchanges)} exchanges; "
+          f"{len(attempts) - len(rejected)} programs vetted, rejected: {rejected or 'none'}")
     return 0
 
 

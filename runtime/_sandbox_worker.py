@@ -3,6 +3,13 @@
 A standalone, standard-library-only script, started by the parent as
 `python -S -s -P _sandbox_worker.py` with the environment `PYTHONHASHSEED=0`; never imported.
 
+Defenses, in the order they are set up: stdout/stderr go to a sink; the allowed modules are
+imported; resource limits (address space, no core files, no file writes, no new processes or
+file descriptors); an audit hook (`_audit`) that refuses every audited operation except the
+worker's own compile and exec of each program source; then programs load with reduced builtins
+and a guarded importer. A refused operation raises `SandboxRefusal` in the program and makes the
+call count as an exception even if the program catches it.
+
 Protocol. Every message in both directions is a frame: a big-endian u32 body length, then the body.
   parent -> worker
     1st: JSON {"sources", "skip", "n_classes", "call_timeout", "load_timeout", "tick", "memory_mb"}
@@ -118,9 +125,18 @@ _calls_at_last_tick = 0
 _call_seen_at = 0.0  # when a tick first saw the current _calls value
 _expired = False  # the last call overran its budget
 
+# State of the audit hook.
+_compiling = False  # the worker itself is compiling a program source
+_exec_permit: object = None  # the one code object the worker may exec next (a program's module)
+_refused = ""  # the last refused audit event since the last call's outcome was taken
+
 
 class _CallTimeout(BaseException):
     """Raised into a program call that overran its time budget."""
+
+
+class SandboxRefusal(RuntimeError):
+    """Raised into a program that attempted an audited operation."""
 
 
 class _Sink:
@@ -157,6 +173,34 @@ def _on_tick(signum: int, frame: object) -> None:
     if overrun:
         _expired = True
         raise _CallTimeout
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Audit hook: refuse every audited event but the worker's own loading of program sources.
+
+    Plain labeling code raises no audit events. What does is refused: open, socket.*,
+    subprocess.Popen, os.system/exec*/spawn*/posix_spawn/fork/kill, ctypes.*, import (every
+    allowed module is already loaded, and loaded modules raise no event), compile/exec/eval,
+    sys._getframe, object.__getattr__ (code and frame attributes), marshal, pickle, sys.settrace,
+    sys.addaudithook and the rest. The exceptions: while the worker compiles a source (no program
+    code runs then), "compile" and "open" (a SyntaxError looks for its "<program i>" file); and
+    "exec" of the code object that compile produced, once.
+    """
+    global _exec_permit, _refused
+    if _compiling and event in ("compile", "open"):
+        return
+    if event == "exec" and args[0] is _exec_permit:
+        _exec_permit = None
+        return
+    _refused = event
+    raise SandboxRefusal(f"the sandbox refused {event!r}")
+
+
+def _take_refused() -> str:
+    """The event refused since the last call's outcome was taken, or "" (then clears it)."""
+    global _refused
+    refused, _refused = _refused, ""
+    return refused
 
 
 def _start_ticking(budget: float, tick: float) -> None:
@@ -296,21 +340,36 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
 
 
+def _permitted_code(source: str, filename: str):
+    """Compile a program source; the audit hook lets this compile and one exec of its code pass."""
+    global _compiling, _exec_permit
+    _compiling = True
+    try:
+        code = compile(source, filename, "exec")
+    finally:
+        _compiling = False
+    _exec_permit = code
+    return code
+
+
 def _load_program(index: int, source: str):
     """Run a program's module code under the load budget: (label function, None) or (None, error)."""
     namespace = {"__builtins__": _restricted_builtins(), "__name__": f"program_{index}"}
 
-    def run_module(code: str):
+    def run_module(source: str):
         try:
-            exec(compile(code, f"<program {index}>", "exec"), namespace)  # noqa: S102
+            exec(_permitted_code(source, f"<program {index}>"), namespace)  # noqa: S102
         except Exception as error:  # noqa: BLE001 - formatted inside the timed call on purpose
             return _describe(error)
         label = namespace.get("label")
         return label if callable(label) else "TypeError: the program defines no callable label(x)"
 
     outcome = _timed_call(run_module, source)
+    refused = _take_refused()
     if _take_expired():
         return None, f"TimeoutError: loading took longer than {_budget:g} s"
+    if refused:
+        return None, f"SandboxRefusal: the sandbox refused {refused!r}"
     if outcome is _RAISED:
         return None, "BaseException: loading raised SystemExit, KeyboardInterrupt or similar"
     if type(outcome) is str:
@@ -350,7 +409,7 @@ def _label_column(label, n_classes: int, rows: list, raw_rows: list[bytes], fres
     The per-row call is `_timed_call` inlined (it is the hot loop); the returned object is
     validated and dropped inside the timed region, so its finalizers are timed too.
     """
-    global _active, _calls, _expired
+    global _active, _calls, _expired, _refused
     votes = bytearray(b"\xff" * len(rows))
     exceptions = timeouts = invalid = 0
     for r, x in enumerate(rows):
@@ -370,8 +429,10 @@ def _label_column(label, n_classes: int, rows: list, raw_rows: list[bytes], fres
         _active = False
         if _expired:
             _expired = False
+            _refused = ""
             timeouts += 1
-        elif vote is _RAISED:
+        elif _refused or vote is _RAISED:
+            _refused = ""
             exceptions += 1
         elif vote is _INVALID:
             invalid += 1
@@ -416,6 +477,7 @@ def main() -> None:
         return
     config = json.loads(first)
     _limit_resources(config["memory_mb"], _channel)
+    sys.addaudithook(_audit)
     _send({"hello": True})
     programs = _load_programs(config)
     while (body := _read_frame()) is not None:

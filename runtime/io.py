@@ -11,9 +11,9 @@ def read_inputs(path: Path, column: str) -> list:
     """Inputs from .jsonl (the `column` field), .csv (the `column` column) or .txt (one per line)."""
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        return path.read_text(encoding="utf-8").splitlines()
+        return _lines(path)
     if suffix in (".jsonl", ".ndjson"):
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in _lines(path) if line.strip()]
     elif suffix == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
@@ -23,6 +23,14 @@ def read_inputs(path: Path, column: str) -> list:
     if missing is not None:
         raise ValueError(f"{path.name}: row {missing} has no {column!r} field")
     return [row[column] for row in rows]
+
+
+def _lines(path: Path) -> list[str]:
+    """Lines split on "\n" (and "\r\n") only; str.splitlines() would also split on U+0085."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def write_predictions(path: Path, labels: list[str], proba) -> None:

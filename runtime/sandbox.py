@@ -1,9 +1,10 @@
 """Apply untrusted labeling programs to inputs, in sandboxed worker processes.
 
 Program code never runs in this process. Each worker (`_sandbox_worker.py`, stdlib only) loads
-every program once, under resource limits, restricted builtins and an import allowlist, and
-labels chunks of rows sent as JSON; votes come back as raw int8 bytes plus a small JSON header,
-which are validated here (nothing a worker sends is unpickled). A per-call timer in the worker
+every program once, under resource limits, restricted builtins, an import allowlist and an audit
+hook that refuses files, sockets, processes, imports and code objects, and labels chunks of rows
+sent as JSON; votes come back as raw int8 bytes plus a small JSON header, which are validated
+here (nothing a worker sends is unpickled). A per-call timer in the worker
 turns slow calls into timeout abstains. A worker that dies, stalls (no heartbeat), or breaks the
 protocol is killed and replaced, and its task is bisected: rows one by one, then a failing row
 program by program; a (row, program) that still brings a worker down is a timeout abstain.

@@ -133,3 +133,40 @@ def test_a_rejected_program_is_reported_and_the_compile_goes_on(task_dir, tmp_pa
     manifest = json.loads(next(out.glob("src/*/manifest.json")).read_text())
     assert len(manifest["programs"]) == 1
     assert any(d.startswith("bad.py: line 1: forbidden-import") for d in manifest["dropped"])
+
+
+def test_dropped_and_rejected_programs_are_repaired_with_feedback(llm_task, tmp_path):
+    def answer_with_failures(messages: list[dict]) -> str:
+        prompt = messages[-1]["content"]
+        if prompt.startswith("Your function was dropped"):
+            fixed = PROGRAMS["keywords"] if "never votes" in prompt else PROGRAMS["rules"]
+            return f"```python\n{fixed}```"
+        if "## Function signature" not in prompt:
+            return "spam: subscribe\nham: song"
+        if "function 1 of" in prompt:
+            return f"```python\n{PROGRAMS['general']}```"
+        if "function 2 of" in prompt:
+            return "```python\ndef label(x):\n    return -1\n```"  # never votes: dropped
+        return "```python\nimport os\n\ndef label(x):\n    return 1\n```"  # rejected by vetting
+
+    with FakeOpenAI(answer_with_failures) as server:
+        task = base_task(
+            llm={"model": "m", "api_key_env": "ALCHEMIST_TEST_KEY", "base_url": server.base_url},
+            programs={"count": 3, "strategies": ["general"], "min_coverage": 0.0, "repair_rounds": 2},
+        )
+        write_task(llm_task, task)
+        result = CliRunner().invoke(main, compile_args(llm_task, tmp_path / "out"))
+        assert result.exit_code == 0, result.output
+        repairs = [r["messages"] for r in server.requests if len(r["messages"]) == 4]
+    assert len(repairs) == 2  # one per failed program, none in round 2 (both fixed)
+    by_reason = {m[-1]["content"].splitlines()[0]: m for m in repairs}
+    never = next(m for reason, m in by_reason.items() if "never votes on train" in reason)
+    assert never[2] == {"role": "assistant", "content": "```python\ndef label(x):\n    return -1\n```"}
+    assert "your function abstained" in never[-1]["content"]  # valid rows it missed are shown
+    assert "the correct label is 1 (spam)" in never[-1]["content"]
+    vetting = next(m for reason, m in by_reason.items() if "forbidden-import" in reason)
+    assert "line 1: forbidden-import" in vetting[-1]["content"]
+    manifest = json.loads(next((tmp_path / "out").glob("src/*/manifest.json")).read_text())
+    assert len(manifest["programs"]) == 3  # the good one and both replacements
+    assert manifest["cost"]["requests"] == 3 + 2  # "general" needs no first-stage question
+    assert any(d.startswith("program 3 (general): line 1: forbidden-import") for d in manifest["dropped"])

@@ -66,3 +66,12 @@ def test_weak_labels_column(task_dir):
     write_jsonl(task_dir / "test.jsonl", [{"text": "a", "label": 0, "weak": [0, 5]}])
     with pytest.raises(DataError, match="test.jsonl: row 1: 'weak' must be a list of ints"):
         load_dataset(load_task(task_dir / "task.yaml"))
+
+
+def test_unicode_line_separators_inside_text_are_not_row_breaks(task_dir):
+    rows = [{"text": "before\u0085after\u2028end", "label": 0}, {"text": "b", "label": 1}]
+    write_jsonl(task_dir / "valid.jsonl", rows)
+    (task_dir / "valid.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    dataset = load_dataset(load_task(task_dir / "task.yaml"))
+    assert dataset.valid.inputs == ["before\u0085after\u2028end", "b"]

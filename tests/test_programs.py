@@ -58,3 +58,13 @@ def test_normalize_is_idempotent():
     once = normalize(source)
     assert normalize(once) == once
     assert "Counter" not in once  # unused import removed by ruff's safe fix
+
+
+def test_main_guard_demo_block_is_dropped_before_vetting():
+    answer = (
+        "```python\ndef label_fn(x):\n    return 1 if 'win' in x else -1\n\n"
+        "if __name__ == \"__main__\":\n    print(label_fn('win'))\n```"
+    )
+    program = program_from_answer(answer, "general", "program 1", {})
+    assert isinstance(program, Program)
+    assert "__main__" not in program.source and "def label(x):" in program.source

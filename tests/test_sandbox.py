@@ -169,6 +169,54 @@ def label(x):
     assert not target.exists()
 
 
+# Module-level code of programs that escaped vetting and the restricted builtins (through os's
+# globals), each attempting one audited operation; the load error names the refused event.
+REAL_BUILTINS = "_os()['__builtins__']"
+AUDITED_ESCAPES = [  # (the event refused, the statement)
+    ("open", f"{REAL_BUILTINS}['open']('{{tmp}}/escaped', 'w')"),
+    ("open", "_os()['open']('{tmp}/escaped', 0o101)"),
+    ("import", f"{REAL_BUILTINS}['__import__']('socket')"),
+    ("os.system", "_os()['system']('touch {tmp}/escaped')"),
+    ("os.exec", "_os()['execv']('/bin/touch', ['touch', '{tmp}/escaped'])"),
+    ("os.posix_spawn", "_os()['posix_spawn']('/bin/touch', ['touch', '{tmp}/escaped'], {{}})"),
+    ("os.fork", "_os()['fork']()"),
+    ("os.kill", "_os()['kill'](_os()['getppid'](), 9)"),
+    ("compile", f"{REAL_BUILTINS}['compile']('1', 'x', 'eval')"),
+    ("compile", f"{REAL_BUILTINS}['exec']('1')"),
+    ("sys._getframe", "_os()['sys']._getframe()"),
+    ("object.__getattr__", "_os.__code__"),
+    ("sys.addaudithook", "_os()['sys'].addaudithook(print)"),
+    ("marshal.loads", "_os()['sys'].modules['marshal'].loads(b'N')"),
+]
+
+
+@pytest.mark.parametrize(("event", "statement"), AUDITED_ESCAPES, ids=[e for e, _ in AUDITED_ESCAPES])
+def test_audit_hook_refuses_escaped_operations(event, statement, tmp_path):
+    source = ESCAPE_TO_OS + statement.format(tmp=tmp_path) + "\ndef label(x):\n    return 1\n"
+    result = apply_once([source, SPAM], ["free"])
+    assert result.load_errors[0] == f"SandboxRefusal: the sandbox refused {event!r}"
+    assert result.votes.tolist() == [[-1, 1]]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refused_operation_counts_as_exception_even_if_caught(tmp_path):
+    sneaky = program(
+        ESCAPE_TO_OS
+        + f"""
+def label(x):
+    try:
+        _os()["system"]("touch {tmp_path}/escaped")
+    except BaseException:
+        pass
+    return 1
+"""
+    )
+    result = apply_once([sneaky, SPAM], ["a", "free"])
+    assert result.votes.tolist() == [[-1, 0], [-1, 1]]
+    assert result.exceptions.tolist() == [2, 0]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_memory_bomb_is_contained():
     bomb = program("""
         def label(x):

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .extract import code_from_answer, rename_entry_point
+from .extract import code_from_answer, drop_main_guard, rename_entry_point
 from .normalize import normalize
 from .vetting import vet
 
@@ -37,8 +37,8 @@ def content_hash(source: str) -> str:
 
 
 def build_program(code: str, strategy: str, origin: str, provenance: dict) -> Program | Rejection:
-    """Vet `code` (after renaming its entry point to `label`) and normalize it."""
-    code = rename_entry_point(code)
+    """Vet `code` (without a main guard, its entry point renamed to `label`) and normalize it."""
+    code = rename_entry_point(drop_main_guard(code))
     violations = vet(code)
     if violations:
         return Rejection(origin, tuple(str(v) for v in violations))

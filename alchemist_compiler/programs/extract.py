@@ -46,6 +46,26 @@ def _is_entry_point(name: str, module: cst.Module) -> bool:
     )
 
 
+def _is_main_guard(statement: cst.CSTNode) -> bool:
+    """`if __name__ == "__main__":` (LLMs often add a demo block under it)."""
+    return (
+        isinstance(statement, cst.If)
+        and isinstance(statement.test, cst.Comparison)
+        and isinstance(statement.test.left, cst.Name)
+        and statement.test.left.value == "__name__"
+    )
+
+
+def drop_main_guard(source: str) -> str:
+    """Remove top-level `if __name__ == "__main__":` blocks: demo code never runs in a labeler."""
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError:
+        return source
+    kept = [s for s in module.body if not _is_main_guard(s)]
+    return source if len(kept) == len(module.body) else module.with_changes(body=kept).code
+
+
 def rename_entry_point(source: str) -> str:
     """Rename the LLM's function (e.g. `label_function`) to `label`.
 

@@ -1,0 +1,107 @@
+"""Asking the LLM for programs: the conversation that links prompts, the LLM and vetting.
+
+Two-stage prompting for new programs (supplementary text first, then one request per slot), and
+repair: a dropped program's conversation continues with why it was dropped, and valid rows it got
+wrong or missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import prompts
+from .data import Dataset, Split
+from .llm import LLMStage, Request
+from .lockfile import Exchange
+from .modality import get_modality
+from .programs.build import Program, Rejection, program_from_answer, program_from_file
+from .task import Task
+
+REPAIR_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate program: where it came from, the exchange that wrote it, and the outcome."""
+
+    origin: str  # "program 3 (keywords)", "program 3 (keywords), repair 1", "mine.py"
+    strategy: str
+    exchange: Exchange | None  # None for hand-written programs
+    result: Program | Rejection
+
+
+def _provenance(exchange: Exchange) -> dict:
+    return {
+        "origin": "llm",
+        "model": exchange.model,
+        "request_sha256": exchange.request_hash,
+        "prompt_tokens": exchange.usage["prompt_tokens"],
+        "completion_tokens": exchange.usage["completion_tokens"],
+        "cost_usd": exchange.cost,
+    }
+
+
+def _attempt(origin: str, strategy: str, exchange: Exchange) -> Attempt:
+    result = program_from_answer(exchange.response, strategy, origin, _provenance(exchange))
+    return Attempt(origin, strategy, exchange, result)
+
+
+def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> tuple[list[Attempt], list[Exchange]]:
+    """One attempt per program slot, and every exchange made (first-stage ones included)."""
+    slots = prompts.plan_slots(task)
+    supplementary = dict(task.programs.supplementary)
+    to_ask = sorted({s.strategy for s in slots} & set(prompts.ASKED_OF_LLM) - set(supplementary))
+    first = llm.ask_all(
+        [Request(f"supplementary {s}", prompts.supplementary_request(task, s)) for s in to_ask]
+    )
+    supplementary |= {s: e.response for s, e in zip(to_ask, first)}
+    if "exemplars" not in supplementary and dataset.valid is not None:
+        supplementary["exemplars"] = prompts.exemplars_text(
+            task, dataset.valid, task.programs.exemplars_per_class
+        )
+    origins = [f"program {s.index + 1} ({s.strategy})" for s in slots]
+    answers = llm.ask_all([
+        Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy)))
+        for origin, slot in zip(origins, slots)
+    ])
+    attempts = [_attempt(o, s.strategy, e) for o, s, e in zip(origins, slots, answers)]
+    return attempts, list(first) + answers
+
+
+def hand_written(path: Path) -> Attempt:
+    return Attempt(path.name, "include", None, program_from_file(path))
+
+
+def feedback_examples(task: Task, votes: np.ndarray, valid: Split | None) -> list[dict]:
+    """Valid rows a program got wrong (first), then rows of its classes it abstained on, taking
+    each class in turn (all classes for a program that never votes)."""
+    if valid is None:
+        return []
+    wrong = np.flatnonzero((votes >= 0) & (votes != valid.labels))
+    classes = np.unique(votes[votes >= 0]) if (votes >= 0).any() else np.arange(len(task.classes))
+    per_class = [np.flatnonzero((votes < 0) & (valid.labels == c)) for c in classes]
+    missed = [rows[i] for i in range(max(map(len, per_class), default=0))
+              for rows in per_class if i < len(rows)]
+    render = get_modality(task.modality).render_input
+    return [
+        {"text": render(valid.inputs[i]), "label": int(valid.labels[i]), "vote": int(votes[i])}
+        for i in [*wrong, *missed][:REPAIR_EXAMPLES]
+    ]
+
+
+def ask_for_repairs(
+    task: Task, llm: LLMStage, failed: list[tuple[Attempt, str, list[dict]]], round_number: int
+) -> tuple[list[Attempt], list[Exchange]]:
+    """A replacement attempt for each (attempt, why it was dropped, feedback rows)."""
+    origins = [f"{attempt.origin}, repair {round_number}" for attempt, _, _ in failed]
+    requests = [
+        Request(origin, prompts.repair_request(
+            task, attempt.exchange.messages, attempt.exchange.response, reason, examples))
+        for origin, (attempt, reason, examples) in zip(origins, failed)
+    ]
+    answers = llm.ask_all(requests)
+    attempts = [_attempt(o, a.strategy, e) for o, (a, _, _), e in zip(origins, failed, answers)]
+    return attempts, answers

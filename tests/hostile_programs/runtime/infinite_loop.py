@@ -1,0 +1,4 @@
+# expect: runtime-timeout
+def label(x):
+    while True:
+        pass

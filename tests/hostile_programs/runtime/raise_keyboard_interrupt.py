@@ -1,0 +1,3 @@
+# expect: runtime-exception
+def label(x):
+    raise KeyboardInterrupt

@@ -1,0 +1,3 @@
+# expect: runtime-invalid
+def label(x):
+    return len(x) / 2 + 0.5

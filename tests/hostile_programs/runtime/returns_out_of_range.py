@@ -1,0 +1,3 @@
+# expect: runtime-invalid
+def label(x):
+    return 7 + len(x)

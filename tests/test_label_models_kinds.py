@@ -1,0 +1,153 @@
+"""Stage 8: every label-model kind, fitted on real human label matrices, predicted by the runtime."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import base_task, example_split, write_task
+
+from alchemist_compiler.label_model import KINDS, fit_label_model
+from alchemist_compiler.label_model.dawid_skene import VoteGroups, m_step
+from alchemist_compiler.label_model.common import FitInputs
+from alchemist_compiler.task import load_task
+from alchemist_runtime.label_model import covered, predict_proba
+
+REFERENCE = Path(__file__).with_name("data") / "flyingsquid_reference.json"
+
+
+@cache
+def split(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = example_split(name, part)
+    return np.asarray([r["weak_labels"] for r in rows], np.int8), np.asarray([r["label"] for r in rows])
+
+
+@cache
+def fitted(kind: str, name: str, with_valid: bool = True) -> dict:
+    (L, _), (L_valid, y_valid) = split(name, "train"), split(name, "valid")
+    if not with_valid:
+        return fit_label_model(kind, L, 2, valid_labels=None, seed=0)
+    return fit_label_model(kind, L, 2, valid_labels=y_valid, seed=0, L_valid=L_valid)
+
+
+@pytest.mark.parametrize("name", ["youtube", "sms"])
+def test_flyingsquid_matches_the_reference_package(name):
+    """Marginals as the reference fits them; posteriors as its own, without its doubled prior."""
+    reference = json.loads(REFERENCE.read_text())[name]
+    params = fitted("flyingsquid", name)
+    assert params["class_balance"] == pytest.approx(reference["class_balance"], abs=1e-12)
+    np.testing.assert_allclose(params["marginals"][0], reference["marginals"], atol=1e-9)
+
+    L_test = split(name, "test")[0]
+    theirs = np.asarray(reference["test_proba"]) / np.asarray(reference["class_balance"])
+    theirs /= theirs.sum(axis=1, keepdims=True)
+    rows = covered(L_test)
+    np.testing.assert_allclose(predict_proba(params, L_test)[rows], theirs[rows], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["youtube", "sms"])
+def test_dawid_skene_is_a_converged_em_fixed_point_and_the_runtime_its_posterior(name):
+    params = fitted("dawid_skene", name)
+    L, _ = split(name, "train")
+    L = L[covered(L)]
+    posterior = predict_proba(params, L)
+    np.testing.assert_allclose(posterior, naive_dawid_skene_posterior(params, L), atol=1e-9)
+
+    inputs = FitInputs(L=L, k=2, L_valid=split(name, "valid")[0], valid_labels=split(name, "valid")[1])
+    again = m_step(inputs, [VoteGroups(L[:, j], 2) for j in range(L.shape[1])], posterior)
+    np.testing.assert_allclose(again["confusion"], params["confusion"], atol=1e-4)
+    assert params["iterations"] < 100
+
+
+def naive_dawid_skene_posterior(params: dict, L: np.ndarray) -> np.ndarray:
+    """pi(y) * prod_j confusion[j][y][L_ij + 1], row by row."""
+    confusion, prior = np.asarray(params["confusion"]), np.asarray(params["class_balance"])
+    joint = np.array([[prior[y] * np.prod([confusion[j, y, v + 1] for j, v in enumerate(row)])
+                       for y in range(len(prior))] for row in L])
+    return joint / joint.sum(axis=1, keepdims=True)
+
+
+def test_dawid_skene_holds_valid_class_balance_and_learns_it_without_valid():
+    y_valid = split("sms", "valid")[1]
+    expected = (np.bincount(y_valid, minlength=2) + 1.0) / (len(y_valid) + 2.0)
+    assert fitted("dawid_skene", "sms")["class_balance"] == pytest.approx(expected.tolist())
+    learned = fitted("dawid_skene", "sms", with_valid=False)["class_balance"]
+    assert learned != pytest.approx(expected.tolist()) and learned[0] > 0.5
+
+
+def test_weighted_majority_weights_are_log_odds_of_smoothed_valid_accuracy():
+    params = fitted("weighted_majority", "youtube")
+    L_valid, y_valid = split("youtube", "valid")
+    unsupervised = fitted("weighted_majority", "youtube", with_valid=False)
+    assert params["accuracy_source"] == "valid" and unsupervised["accuracy_source"] == "agreement"
+    j = 0
+    voted = L_valid[:, j] >= 0
+    correct = (L_valid[voted, j] == y_valid[voted]).sum()
+    accuracy = (correct + 2 * unsupervised["accuracies"][j]) / (voted.sum() + 2)
+    assert params["accuracies"][j] == pytest.approx(accuracy)
+    assert params["weights"][j] == pytest.approx(max(np.log(accuracy / (1 - accuracy)), 0.0))
+
+    L_test = split("youtube", "test")[0]
+    scores = np.stack([((L_test == y) * np.asarray(params["weights"])).sum(axis=1) for y in (0, 1)], axis=1)
+    expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(predict_proba(params, L_test), expected, atol=1e-12)
+
+
+def test_auto_picks_the_best_valid_accuracy_and_records_every_candidate():
+    params = fitted("auto", "youtube")
+    accuracy = params["selection"]["valid_accuracy"]
+    assert set(accuracy) == {"snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"}
+    assert params["kind"] == max(accuracy, key=accuracy.get)
+    assert fitted("auto", "youtube", with_valid=False)["kind"] == "snorkel"
+    L, _ = split("youtube", "train")
+    L_valid, y_valid = split("youtube", "valid")
+    two_columns = fit_label_model("auto", L[:, :2], 2, valid_labels=y_valid, seed=0, L_valid=L_valid[:, :2])
+    assert set(two_columns["selection"]["valid_accuracy"]) == {"majority", "weighted_majority", "dawid_skene"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_json_ready_normalized_and_beats_chance_on_youtube(kind):
+    params = json.loads(json.dumps(fitted(kind, "youtube")))
+    L_test, y_test = split("youtube", "test")
+    proba = predict_proba(params, L_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert (proba.argmax(axis=1) == y_test)[covered(L_test)].mean() > 0.75
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_all_abstain_rows_get_the_class_balance_or_uniform(kind):
+    params = fitted(kind, "sms")
+    proba = predict_proba(params, np.full((2, params["n_columns"]), -1, np.int8))
+    expected = params.get("class_balance", [0.5, 0.5])
+    if params["kind"] in ("majority", "weighted_majority"):
+        expected = [0.5, 0.5]
+    np.testing.assert_allclose(proba, [expected] * 2, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["majority", "weighted_majority"])
+def test_ties_split_evenly(kind):
+    params = {"kind": kind, "cardinality": 3, "n_columns": 3, "weights": [1.0, 1.0, 2.0]}
+    proba = predict_proba(params, np.array([[0, 1, -1], [0, 1, 2]], np.int8))
+    assert proba[0, 0] == proba[0, 1] > proba[0, 2]
+    assert (np.ptp(proba[1]) == 0) == (kind == "majority")
+
+
+def test_flyingsquid_one_vs_rest_on_three_classes():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 3000)
+    votes = np.where(rng.random((3000, 6)) < 0.8, y[:, None], rng.integers(0, 3, (3000, 6)))
+    L = np.where(rng.random((3000, 6)) < 0.5, votes, -1).astype(np.int8)
+    params = fit_label_model("flyingsquid", L, 3, valid_labels=y[:300], seed=0)
+    assert np.shape(params["marginals"]) == (3, 6, 3, 2)
+    proba = predict_proba(params, L)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba.argmax(axis=1) == y)[covered(L)].mean() > 0.85
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_accepted_in_task_yaml(task_dir, kind):
+    task = load_task(write_task(task_dir, base_task(label_model={"kind": kind})))
+    assert task.label_model.kind == kind
