@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from typing import get_args
 
 import click
 
 from .errors import AlchemistError
+from .task import Modality
 
 
 @click.group()
@@ -34,3 +37,26 @@ def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs
     except AlchemistError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+
+
+@main.command("vet")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--modality", type=click.Choice(get_args(Modality)), default="text", show_default=True,
+              help="What label(x) receives: the probe inputs of the dynamic check.")
+@click.option("--classes", "n_classes", type=click.IntRange(2, 127), default=2, show_default=True,
+              help="Number of classes K: valid votes are -1 .. K-1.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of verdicts.")
+def vet_command(files: tuple[str, ...], modality: str, n_classes: int, as_json: bool) -> None:
+    """Vet labeling programs: static rules, then a short run on probe inputs in the sandbox.
+
+    Prints PASS or FAIL (with reasons) per file; exits 1 if any file fails.
+    """
+    from .vet import vet_files
+
+    verdicts = vet_files(files, modality, n_classes)
+    if as_json:
+        click.echo(json.dumps([v.as_json() for v in verdicts], indent=1))
+    else:
+        for verdict in verdicts:
+            click.echo(verdict.line())
+    sys.exit(0 if all(v.passed for v in verdicts) else 1)

@@ -19,7 +19,7 @@ from .apply import apply_programs, concat_columns
 from .cost import cost_ledger
 from .data import Dataset, Split, load_dataset
 from .distill import distill
-from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
+from .label_model import SNORKEL_MIN_COLUMNS, effective_kind, fit_label_model
 from .errors import AlchemistError
 from .generate import Attempt
 from .llm import LLMStage
@@ -177,11 +177,14 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
 
     L_train = votes["train"][:, kept]
     valid_labels = dataset.valid.labels if dataset.valid is not None else None
+    L_valid = votes["valid"][:, kept] if "valid" in votes else None
     label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
-                                  valid_labels=valid_labels, seed=options.seed)
-    if label_model["kind"] != task.label_model.kind:
+                                  valid_labels=valid_labels, seed=options.seed, L_valid=L_valid)
+    if effective_kind(task.label_model.kind, len(kept)) != task.label_model.kind:
         console.print(f"[yellow]{len(kept)} columns: {task.label_model.kind} needs "
                       f"{SNORKEL_MIN_COLUMNS}, using {label_model['kind']}[/]")
+    if "selection" in label_model:
+        console.print(f"label model auto: {label_model['selection']}")
     soft = predict_proba(label_model, L_train)
     train_rows = np.flatnonzero(covered(L_train))
     console.print(f"label model: {label_model['kind']}, train coverage {len(train_rows) / len(L_train):.3f}")

@@ -24,7 +24,9 @@ Modality = Literal["text", "image", "tabular", "timeseries"]
 LabelModelKind = Literal[
     "snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid", "auto"
 ]
-IMPLEMENTED_LABEL_MODELS = ("snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid", "auto")
+IMPLEMENTED_LABEL_MODELS = (
+    "snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid", "auto"
+)
 IMPLEMENTED_MODALITIES = ("text",)
 
 

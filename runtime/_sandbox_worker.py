@@ -21,7 +21,10 @@ Protocol. Every message in both directions is a frame: a big-endian u32 body len
       {"hello": true} once resource limits are in place;
       {"program": i, "error": str | null} after loading each program not in "skip";
       {"task": id, "exceptions": [...], "timeouts": [...], "invalid": [...]} per task (one count
-      per task program), payload = int8 votes, program-major (programs x rows), -1 = abstain.
+      per task program), payload = int8 votes, program-major (programs x rows), -1 = abstain;
+      or, instead, {"stuck": {"program": i, "row": r}} (r counts from the task's first row) when
+      a call keeps running STUCK_TICKS ticks past its budget, swallowing every interrupt; the
+      worker exits right after it, and the parent reruns the rest of the task elsewhere.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ SAFE_BUILTINS = (
     "__build_class__",
 )
 MAX_ERROR_CHARS = 500
+STUCK_TICKS = 3  # ticks an overrunning call may go on swallowing interrupts before the worker quits
 
 _LENGTH = struct.Struct(">I")
 _HEARTBEAT = _LENGTH.pack(0)
@@ -119,11 +123,14 @@ _INVALID = object()
 _channel = -1  # protocol fd (the original stdout)
 _ticking = False  # the periodic timer is armed (during a task or the load phase)
 _budget = 1.0  # seconds one call may take
+_tick = 0.25  # seconds between SIGALRMs
 _active = False  # a program call is running
 _calls = 0  # calls started so far: a change between ticks proves progress
 _calls_at_last_tick = 0
 _call_seen_at = 0.0  # when a tick first saw the current _calls value
 _expired = False  # the last call overran its budget
+_column_program = -1  # the program a task is calling now (-1 while loading)
+_calls_before_column = 0  # _calls when that program's column started: locates the current row
 
 # State of the audit hook.
 _compiling = False  # the worker itself is compiling a program source
@@ -153,8 +160,9 @@ def _on_tick(signum: int, frame: object) -> None:
     """Periodic SIGALRM: heartbeat while calls progress within budget; interrupt overrunning calls.
 
     A call is interrupted between budget and budget + 2 ticks after it started (again at every
-    tick if it swallows the exception). Code stuck outside any call (a finalizer, say) or a call
-    over budget sends no heartbeat, so the parent kills the worker.
+    tick if it swallows the exception; after STUCK_TICKS more, the worker reports it and exits).
+    Code stuck outside any call (a finalizer, say) or a call over budget sends no heartbeat, so
+    the parent kills the worker.
     """
     global _calls_at_last_tick, _call_seen_at, _expired
     if not _ticking:
@@ -172,7 +180,16 @@ def _on_tick(signum: int, frame: object) -> None:
             os._exit(1)  # the parent is gone
     if overrun:
         _expired = True
+        if _column_program >= 0 and now - _call_seen_at >= _budget + STUCK_TICKS * _tick:
+            _give_up()
         raise _CallTimeout
+
+
+def _give_up() -> None:
+    """Tell the parent which call will not stop, then exit: the program swallows every interrupt."""
+    row = _calls - _calls_before_column - 1
+    _send({"stuck": {"program": _column_program, "row": row}})
+    os._exit(0)
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -204,8 +221,8 @@ def _take_refused() -> str:
 
 
 def _start_ticking(budget: float, tick: float) -> None:
-    global _ticking, _budget
-    _budget = budget
+    global _ticking, _budget, _tick
+    _budget, _tick = budget, tick
     _ticking = True
     signal.setitimer(signal.ITIMER_REAL, tick, tick)
 
@@ -441,6 +458,12 @@ def _label_column(label, n_classes: int, rows: list, raw_rows: list[bytes], fres
     return votes, exceptions, timeouts, invalid
 
 
+def _watch_column(program: int) -> None:
+    """Note which program is about to label the task's rows (for `_give_up`)."""
+    global _column_program, _calls_before_column
+    _column_program, _calls_before_column = program, _calls
+
+
 def _run_task(body: bytes, programs: dict, config: dict) -> tuple[dict, bytes]:
     """Apply the task's programs to its rows: the result header and the program-major votes."""
     head, *raw_rows = body.split(b"\n")
@@ -455,6 +478,7 @@ def _run_task(body: bytes, programs: dict, config: dict) -> tuple[dict, bytes]:
             columns.append(b"\xff" * len(rows))
             counts = (0, 0, 0)
         else:
+            _watch_column(index)
             votes, *counts = _label_column(
                 label, config["n_classes"], rows, raw_rows, fresh_copies=position > 0
             )

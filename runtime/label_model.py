@@ -83,7 +83,7 @@ def _weighted_majority(params: dict) -> Predictor:
 
 
 def _dawid_skene(params: dict) -> Predictor:
-    """confusion[j][y][o]: P(column j gives outcome o | y), o = 0 abstain, o = l + 1 a vote for l."""
+    """confusion[j][y][o]: P(column j gives outcome o | y); o = 0 abstain, o = l + 1 votes l."""
     confusion = np.asarray(params["confusion"], dtype=np.float64)
     balance = np.asarray(params["class_balance"], dtype=np.float64)
     return _log_linear(np.log(confusion).transpose(0, 2, 1), np.log(balance), balance)
@@ -107,12 +107,11 @@ def _flyingsquid(params: dict) -> Predictor:
     scores = _scores(tables, bias)
 
     def predict(L: np.ndarray) -> np.ndarray:
-        positive_proba = 1.0 / (1.0 + np.exp(-scores(L)))
-        if positive_proba.shape[1] == 1:
-            proba = np.concatenate([1.0 - positive_proba, positive_proba], axis=1)
-        else:
-            proba = positive_proba / positive_proba.sum(axis=1, keepdims=True)
-        return _uncovered_get(proba, L, balance)
+        log_odds_rows = scores(L)  # log P(Y = +1) - log P(Y = -1), one column per model
+        if log_odds_rows.shape[1] == 1:  # [P(Y = -1), P(Y = +1)] as stable sigmoids
+            both = np.concatenate([log_odds_rows, -log_odds_rows], axis=1)
+            return _set_uncovered(np.exp(-np.logaddexp(0.0, both)), L, balance)
+        return _set_uncovered(_softmax(-np.logaddexp(0.0, -log_odds_rows)), L, balance)
 
     return predict
 
@@ -129,12 +128,14 @@ def _log_linear(tables: np.ndarray, bias: np.ndarray, uncovered: np.ndarray) -> 
     scores = _scores(tables, bias)
 
     def predict(L: np.ndarray) -> np.ndarray:
-        logits = scores(L)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return _uncovered_get(proba / proba.sum(axis=1, keepdims=True), L, uncovered)
+        return _set_uncovered(_softmax(scores(L)), L, uncovered)
 
     return predict
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 def _scores(tables: np.ndarray, bias: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -150,7 +151,8 @@ def _scores(tables: np.ndarray, bias: np.ndarray) -> Callable[[np.ndarray], np.n
     return scores
 
 
-def _uncovered_get(proba: np.ndarray, L: np.ndarray, distribution: np.ndarray) -> np.ndarray:
+def _set_uncovered(proba: np.ndarray, L: np.ndarray, distribution: np.ndarray) -> np.ndarray:
+    """`distribution` for the rows where every column abstains."""
     proba[~(L >= 0).any(axis=1)] = distribution
     return proba
 

@@ -7,7 +7,9 @@ sent as JSON; votes come back as raw int8 bytes plus a small JSON header, which 
 here (nothing a worker sends is unpickled). A per-call timer in the worker
 turns slow calls into timeout abstains. A worker that dies, stalls (no heartbeat), or breaks the
 protocol is killed and replaced, and its task is bisected: rows one by one, then a failing row
-program by program; a (row, program) that still brings a worker down is a timeout abstain.
+program by program; a (row, program) that still brings a worker down is a timeout abstain. A
+worker whose call swallows every timeout interrupt names that call and exits: it is a timeout
+abstain, and the rest of the task is rerun without bisection.
 The wire protocol is described in `_sandbox_worker.py`. POSIX only.
 """
 
@@ -119,8 +121,23 @@ class _Job:
         if pieces:
             self.tasks.extendleft(reversed(pieces))
         else:
-            self.counts[_COUNT_KEYS.index("timeouts"), task.programs[0]] += 1
-            self._finish(task)
+            self._time_out(task)
+
+    def retry_without(self, task: _Task, program: int, row: int) -> None:
+        """Requeue a task but for one (row, program) call that would not stop: a timeout."""
+        self._time_out(_Task(row, row + 1, (program,)))
+        others = tuple(p for p in task.programs if p != program)
+        pieces = [
+            _Task(task.start, task.stop, others),
+            _Task(task.start, row, (program,)),
+            _Task(row + 1, task.stop, (program,)),
+        ]
+        self.tasks.extendleft(reversed([p for p in pieces if p.programs and p.stop > p.start]))
+
+    def _time_out(self, task: _Task) -> None:
+        """Count a timeout for a single (row, program) task and finish it."""
+        self.counts[_COUNT_KEYS.index("timeouts"), task.programs[0]] += 1
+        self._finish(task)
 
     def _finish(self, task: _Task) -> None:
         remaining = self.outstanding[task.start : task.stop]
@@ -264,9 +281,22 @@ def _is_int(value: object) -> bool:
     return type(value) is int
 
 
-def _parse_result(body: bytes, task: _Task, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _parse_stuck(stuck: object, task: _Task) -> tuple[int, int]:
+    """(program, absolute row) of a call the worker reports as stuck, validated."""
+    if not isinstance(stuck, dict):
+        raise _ProtocolError("bad stuck report")
+    program, row = stuck.get("program"), stuck.get("row")
+    if not (_is_int(program) and program in task.programs):
+        raise _ProtocolError("stuck report for another program")
+    if not (_is_int(row) and 0 <= row < task.stop - task.start):
+        raise _ProtocolError("stuck report for another row")
+    return program, task.start + row
+
+
+def _parse_result(
+    header: dict, payload: bytes, task: _Task, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Votes (rows, programs) and counts (3, programs) from a result frame, fully validated."""
-    header, payload = _parse_header(body)
     rows, programs = task.stop - task.start, len(task.programs)
     if header.get("task") != task.id or not _is_int(header.get("task")):
         raise _ProtocolError("result for another task")
@@ -412,18 +442,27 @@ class ProgramPool:
             for body in worker.frames():
                 if worker.task is None:
                     raise _ProtocolError("result without a task")
-                votes, counts = _parse_result(body, worker.task, self._n_classes)
+                header, payload = _parse_header(body)
+                if "stuck" in header:
+                    self._fail(worker, job, _parse_stuck(header["stuck"], worker.task))
+                    return
+                votes, counts = _parse_result(header, payload, worker.task, self._n_classes)
                 job.record(worker.task, votes, counts)
                 worker.task = None
         except (_ProtocolError, OSError):
             self._fail(worker, job)
 
-    def _fail(self, worker: _Worker, job: _Job) -> None:
-        """Kill a worker (replaced on the next dispatch) and requeue its task one level down."""
+    def _fail(self, worker: _Worker, job: _Job, stuck: tuple[int, int] | None = None) -> None:
+        """Kill a worker (replaced on the next dispatch) and requeue its task: without the stuck
+        (program, row) call if the worker named one, else one bisection level down."""
         worker.kill()
         self._slots[self._slots.index(worker)] = None
-        if worker.task is not None:
+        if worker.task is None:
+            return
+        if stuck is None:
             job.retry(worker.task)
+        else:
+            job.retry_without(worker.task, *stuck)
 
     def _discard_busy_workers(self) -> None:
         """After an interrupted apply(): kill workers whose results would arrive late."""

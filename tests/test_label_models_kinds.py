@@ -1,4 +1,4 @@
-"""Stage 8: every label-model kind, fitted on real human label matrices, predicted by the runtime."""
+"""Stage 8: every label-model kind, fitted on real human label matrices, run by the runtime."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from alchemist_runtime.label_model import covered, predict_proba
 from conftest import base_task, example_split, write_task
 
 from alchemist_compiler.label_model import KINDS, fit_label_model
-from alchemist_compiler.label_model.dawid_skene import VoteGroups, m_step
 from alchemist_compiler.label_model.common import FitInputs
+from alchemist_compiler.label_model.dawid_skene import VoteGroups, m_step
 from alchemist_compiler.task import load_task
-from alchemist_runtime.label_model import covered, predict_proba
 
 REFERENCE = Path(__file__).with_name("data") / "flyingsquid_reference.json"
 
@@ -22,7 +22,8 @@ REFERENCE = Path(__file__).with_name("data") / "flyingsquid_reference.json"
 @cache
 def split(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     rows = example_split(name, part)
-    return np.asarray([r["weak_labels"] for r in rows], np.int8), np.asarray([r["label"] for r in rows])
+    votes = np.asarray([r["weak_labels"] for r in rows], np.int8)
+    return votes, np.asarray([r["label"] for r in rows])
 
 
 @cache
@@ -56,7 +57,9 @@ def test_dawid_skene_is_a_converged_em_fixed_point_and_the_runtime_its_posterior
     posterior = predict_proba(params, L)
     np.testing.assert_allclose(posterior, naive_dawid_skene_posterior(params, L), atol=1e-9)
 
-    inputs = FitInputs(L=L, k=2, L_valid=split(name, "valid")[0], valid_labels=split(name, "valid")[1])
+    inputs = FitInputs(
+        L=L, k=2, L_valid=split(name, "valid")[0], valid_labels=split(name, "valid")[1]
+    )
     again = m_step(inputs, [VoteGroups(L[:, j], 2) for j in range(L.shape[1])], posterior)
     np.testing.assert_allclose(again["confusion"], params["confusion"], atol=1e-4)
     assert params["iterations"] < 100
@@ -65,8 +68,15 @@ def test_dawid_skene_is_a_converged_em_fixed_point_and_the_runtime_its_posterior
 def naive_dawid_skene_posterior(params: dict, L: np.ndarray) -> np.ndarray:
     """pi(y) * prod_j confusion[j][y][L_ij + 1], row by row."""
     confusion, prior = np.asarray(params["confusion"]), np.asarray(params["class_balance"])
-    joint = np.array([[prior[y] * np.prod([confusion[j, y, v + 1] for j, v in enumerate(row)])
-                       for y in range(len(prior))] for row in L])
+    joint = np.array(
+        [
+            [
+                prior[y] * np.prod([confusion[j, y, v + 1] for j, v in enumerate(row)])
+                for y in range(len(prior))
+            ]
+            for row in L
+        ]
+    )
     return joint / joint.sum(axis=1, keepdims=True)
 
 
@@ -91,7 +101,9 @@ def test_weighted_majority_weights_are_log_odds_of_smoothed_valid_accuracy():
     assert params["weights"][j] == pytest.approx(max(np.log(accuracy / (1 - accuracy)), 0.0))
 
     L_test = split("youtube", "test")[0]
-    scores = np.stack([((L_test == y) * np.asarray(params["weights"])).sum(axis=1) for y in (0, 1)], axis=1)
+    scores = np.stack(
+        [((L_test == y) * np.asarray(params["weights"])).sum(axis=1) for y in (0, 1)], axis=1
+    )
     expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(predict_proba(params, L_test), expected, atol=1e-12)
 
@@ -99,13 +111,25 @@ def test_weighted_majority_weights_are_log_odds_of_smoothed_valid_accuracy():
 def test_auto_picks_the_best_valid_accuracy_and_records_every_candidate():
     params = fitted("auto", "youtube")
     accuracy = params["selection"]["valid_accuracy"]
-    assert set(accuracy) == {"snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"}
+    assert set(accuracy) == {
+        "snorkel",
+        "majority",
+        "weighted_majority",
+        "dawid_skene",
+        "flyingsquid",
+    }
     assert params["kind"] == max(accuracy, key=accuracy.get)
     assert fitted("auto", "youtube", with_valid=False)["kind"] == "snorkel"
     L, _ = split("youtube", "train")
     L_valid, y_valid = split("youtube", "valid")
-    two_columns = fit_label_model("auto", L[:, :2], 2, valid_labels=y_valid, seed=0, L_valid=L_valid[:, :2])
-    assert set(two_columns["selection"]["valid_accuracy"]) == {"majority", "weighted_majority", "dawid_skene"}
+    two_columns = fit_label_model(
+        "auto", L[:, :2], 2, valid_labels=y_valid, seed=0, L_valid=L_valid[:, :2]
+    )
+    assert set(two_columns["selection"]["valid_accuracy"]) == {
+        "majority",
+        "weighted_majority",
+        "dawid_skene",
+    }
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -151,3 +175,19 @@ def test_flyingsquid_one_vs_rest_on_three_classes():
 def test_every_kind_is_accepted_in_task_yaml(task_dir, kind):
     task = load_task(write_task(task_dir, base_task(label_model={"kind": kind})))
     assert task.label_model.kind == kind
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_flyingsquid_is_stable_with_many_confident_columns(k):
+    sure = [[0.5, 1e-12], [1e-12, 1e-12], [1e-12, 0.5]]  # lambda -1 <-> Y -1, +1 <-> +1
+    models = 1 if k == 2 else k
+    params = {
+        "kind": "flyingsquid",
+        "cardinality": k,
+        "n_columns": 60,
+        "class_balance": [1 / k] * k,
+        "marginals": [[sure] * 60] * models,
+    }
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        proba = predict_proba(params, np.ones((1, 60), np.int8))
+    assert proba.argmax() == 1 and proba.sum() == pytest.approx(1.0)

@@ -88,6 +88,32 @@ def test_swallowed_timeout_is_still_a_timeout():
     assert result.timeouts.tolist() == [1]
 
 
+def test_call_that_swallows_every_interrupt_is_reported_and_skipped():
+    # The worker names the stuck call and exits; the parent reruns the rest of the task without
+    # bisecting it, so this costs one call budget and a restart, not a kill per row.
+    relentless = program("""
+        def label(x):
+            while x == "stuck":
+                try:
+                    while True:
+                        pass
+                except BaseException:
+                    pass
+            return 1
+    """)
+    reported: list[int] = []
+    with ProgramPool([SPAM, relentless], 2, workers=1, call_timeout=0.2) as pool:
+        before = worker_pids(pool)
+        started = time.perf_counter()
+        result = pool.apply(["a", "free", "stuck", "b"], progress=reported.append)
+        elapsed = time.perf_counter() - started
+        assert worker_pids(pool) != before
+    assert result.votes.tolist() == [[0, 1], [1, 1], [0, -1], [0, 1]]
+    assert result.timeouts.tolist() == [0, 1] and result.exceptions.tolist() == [0, 0]
+    assert sum(reported) == 4
+    assert elapsed < 1.0  # a silent worker would only be killed after 0.2 + tick + 1 s
+
+
 def test_catastrophic_regex_is_contained():
     backtracking = program("""
         import re
@@ -139,13 +165,21 @@ def label(x):
     assert again.votes.tolist() == [[1, 1]]
 
 
-def test_forged_protocol_bytes_are_contained():
+STUCK_REPORT_FOR_NO_SUCH_PROGRAM = b'{"stuck": {"program": 7, "row": 0}}\n'
+FORGED_FRAMES = [
+    b"\xff\xff\xff\xffgarbage",
+    len(STUCK_REPORT_FOR_NO_SUCH_PROGRAM).to_bytes(4, "big") + STUCK_REPORT_FOR_NO_SUCH_PROGRAM,
+]
+
+
+@pytest.mark.parametrize("frame", FORGED_FRAMES, ids=["garbage", "bad-stuck-report"])
+def test_forged_protocol_bytes_are_contained(frame):
     forger = program(
         ESCAPE_TO_OS
-        + """
+        + f"""
 def label(x):
     if x == "forge":
-        _os()["write"](3, b"\\xff\\xff\\xff\\xffgarbage")  # fd 3: the protocol channel
+        _os()["write"](3, {frame!r})  # fd 3: the protocol channel
     return 1
 """
     )

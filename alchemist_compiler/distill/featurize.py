@@ -24,10 +24,10 @@ class SparseRows:
 
     def rows(self, index: np.ndarray) -> SparseRows:
         """The selected rows, in the given order."""
-        starts, ends = self.indptr[index], self.indptr[index + 1]
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if len(index) else (
-            np.zeros(0, dtype=np.int64))
-        indptr = np.concatenate([[0], np.cumsum(ends - starts)])
+        starts = self.indptr[index]
+        lengths = self.indptr[index + 1] - starts
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        take = np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], lengths)
         return SparseRows(indptr, self.indices[take], self.values[take], self.n_features)
 
     def dense(self) -> np.ndarray:

@@ -24,11 +24,17 @@ MIN_COLUMNS = {"snorkel": snorkel.MIN_COLUMNS, "flyingsquid": flyingsquid.MIN_CO
 SNORKEL_MIN_COLUMNS = snorkel.MIN_COLUMNS
 KINDS = (*FITTERS, "auto")
 
-__all__ = ["KINDS", "SNORKEL_MIN_COLUMNS", "class_balance_from", "effective_kind", "fit_label_model"]
+__all__ = [
+    "KINDS",
+    "SNORKEL_MIN_COLUMNS",
+    "class_balance_from",
+    "effective_kind",
+    "fit_label_model",
+]
 
 
 def effective_kind(kind: str, n_columns: int) -> str:
-    """The kind actually fitted: snorkel and flyingsquid need 3 columns; with fewer, majority vote."""
+    """The kind actually fitted: snorkel and flyingsquid need 3 columns; with fewer, majority."""
     return "majority" if n_columns < MIN_COLUMNS.get(kind, 0) else kind
 
 
@@ -49,7 +55,9 @@ def fit_label_model(
     inputs = FitInputs(L=L, k=k, L_valid=L_valid, valid_labels=valid_labels, seed=seed)
     m = L.shape[1]
     if kind == "auto":
-        return auto.fit(inputs, {effective_kind(c, m): FITTERS[effective_kind(c, m)] for c in FITTERS})
+        return auto.fit(
+            inputs, {effective_kind(c, m): FITTERS[effective_kind(c, m)] for c in FITTERS}
+        )
     if kind not in FITTERS:
         raise ValueError(f"label_model.kind {kind!r} is not implemented; use one of {KINDS}")
     return FITTERS[effective_kind(kind, m)](inputs)

@@ -20,9 +20,14 @@ def fit(inputs: FitInputs, candidates: dict[str, Fitter]) -> dict:
     """`candidates`: kind -> fitter, in preference order; the first is the default."""
     default = next(iter(candidates))
     if not inputs.has_valid:
-        return {**candidates[default](inputs), "selection": {"by": "default: no labeled valid split"}}
+        return {
+            **candidates[default](inputs),
+            "selection": {"by": "default: no labeled valid split"},
+        }
     fitted = {kind: fitter(inputs) for kind, fitter in candidates.items()}
-    accuracy = {kind: valid_accuracy(p, inputs.L_valid, inputs.valid_labels) for kind, p in fitted.items()}
+    accuracy = {
+        kind: valid_accuracy(p, inputs.L_valid, inputs.valid_labels) for kind, p in fitted.items()
+    }
     scored = [kind for kind in fitted if accuracy[kind] is not None]
     best = max(scored, key=lambda kind: accuracy[kind]) if scored else default
     by = "accuracy on covered valid rows" if scored else "default: no covered valid row"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from alchemist_runtime.label_model import covered, predict_proba
 
 FIT_ROWS = 100_000  # fitters see at most this many train rows (see fit_rows)
@@ -24,7 +23,11 @@ class FitInputs:
     @property
     def has_valid(self) -> bool:
         """Both valid votes and valid labels are given (needed for accuracies and selection)."""
-        return self.L_valid is not None and self.valid_labels is not None and len(self.valid_labels) > 0
+        return (
+            self.L_valid is not None
+            and self.valid_labels is not None
+            and len(self.valid_labels) > 0
+        )
 
     @property
     def class_balance(self) -> list[float] | None:

@@ -11,15 +11,14 @@ to 0.917), else learned by EM (add-one smoothed).
 
 EM, deterministic: the fitting sample's covered rows (all-abstain rows carry no evidence);
 posteriors start at the majority vote (ties split evenly); the M-step adds one pseudo-count to
-every confusion cell; the E-step is the runtime's own predictor, so compiler and
-labeler agree by construction. It stops when no posterior moves by more than TOLERANCE, or after
+every confusion cell; the E-step is the runtime's own predictor, so compiler and labeler agree
+by construction. It stops when no posterior moves by more than TOLERANCE, or after
 MAX_ITERATIONS.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
 from alchemist_runtime.label_model import covered, predict_proba
 
 from .common import FitInputs, fit_rows, header, vote_counts
@@ -68,11 +67,14 @@ def m_step(inputs: FitInputs, groups: list[VoteGroups], posterior: np.ndarray) -
     """Smoothed class prior and confusion matrices from the current posteriors."""
     balance = inputs.class_balance or (posterior.sum(axis=0) + 1.0) / (len(posterior) + inputs.k)
     total = posterior.sum(axis=0)
-    mass = np.stack([g.outcome_mass(posterior, total).T for g in groups]) + SMOOTHING  # (m, k, k + 1)
+    mass = np.stack([g.outcome_mass(posterior, total).T for g in groups]) + SMOOTHING
     confusion = mass / mass.sum(axis=2, keepdims=True)
     return header(
-        "dawid_skene", inputs, fit_rows=len(posterior),
-        class_balance=np.asarray(balance).tolist(), confusion=confusion.tolist(),
+        "dawid_skene",
+        inputs,
+        fit_rows=len(posterior),
+        class_balance=np.asarray(balance).tolist(),
+        confusion=confusion.tolist(),
     )
 
 

@@ -1,4 +1,4 @@
-"""FlyingSquid (Fu et al. 2020): the triplet method, closed form, for conditionally independent columns.
+"""FlyingSquid (Fu et al. 2020): the triplet method, closed form, columns independent given Y.
 
 Binary natively (lambda = +1 for a vote for class 1, -1 for class 0, 0 for an abstain); with more
 classes, one binary model per class, one vs rest. For a binary model with prior P(Y = +1) = p:
@@ -34,7 +34,10 @@ def fit(inputs: FitInputs) -> dict:
     positives = [1] if k == 2 else list(range(k))
     marginals = [clique_marginals(lambdas(L, c), balance[c]) for c in positives]
     return header(
-        "flyingsquid", inputs, fit_rows=len(L), class_balance=balance.tolist(),
+        "flyingsquid",
+        inputs,
+        fit_rows=len(L),
+        class_balance=balance.tolist(),
         marginals=np.stack(marginals).tolist(),
     )
 

@@ -32,7 +32,9 @@ def fit(inputs: FitInputs) -> dict:
     )
     mu = model.mu.detach().cpu().numpy().astype(np.float64)
     return header(
-        "snorkel", inputs, fit_rows=len(L),
+        "snorkel",
+        inputs,
+        fit_rows=len(L),
         class_balance=[float(p) for p in model.p],
         mu=[[float(v) for v in row] for row in mu],
     )

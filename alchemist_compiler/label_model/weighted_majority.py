@@ -29,7 +29,9 @@ def fit(inputs: FitInputs) -> dict:
         accuracy = (correct + 2.0 * accuracy) / (voted + 2.0)
         source = "valid"
     return header(
-        "weighted_majority", inputs, accuracy_source=source,
+        "weighted_majority",
+        inputs,
+        accuracy_source=source,
         accuracies=[float(a) for a in accuracy],
         weights=[float(w) for w in log_odds_weights(accuracy, inputs.k)],
     )

@@ -31,6 +31,12 @@ class Modality(ABC):
     def featurizer(self, spec: Any) -> onnx.ModelProto:
         """ONNX graph: raw model input "input" -> float32 "features" (n, d)."""
 
+    def batch_order(self, values: list[Any]):
+        """Order in which to batch inputs for the ONNX model (default: as given)."""
+        import numpy as np
+
+        return np.arange(len(values))
+
     @abstractmethod
     def model_input(self, values: list[Any]) -> Any:
         """The array fed to the ONNX model for a batch of program inputs."""

@@ -21,13 +21,16 @@ import numpy as np
 
 np.product = np.prod  # pgmpy 0.1.12 under numpy 2
 
-from flyingsquid.label_model import LabelModel  # noqa: E402
+from flyingsquid.label_model import LabelModel
 
 DATA = Path(__file__).resolve().parents[2] / "examples"
 
 
 def split(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = [json.loads(line) for line in (DATA / name / "data" / f"{part}.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (DATA / name / "data" / f"{part}.jsonl").read_text().splitlines()
+    ]
     return np.array([r["weak_labels"] for r in rows]), np.array([r["label"] for r in rows])
 
 

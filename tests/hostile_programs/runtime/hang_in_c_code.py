@@ -5,4 +5,4 @@ import itertools
 def label(x):
     if not x.isascii():
         return sum(itertools.repeat(1, 10**15)) % 2
-    return 1 if "!" in x else 0
+    return len(x) % 2

@@ -1,3 +1,3 @@
 # expect: runtime-exception
 def label(x):
-    raise ValueError("x" * 10**8)
+    raise ValueError("x" * 10**7)

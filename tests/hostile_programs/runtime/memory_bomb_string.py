@@ -1,3 +1,3 @@
 # expect: runtime-exception
 def label(x):
-    return len(x * 10**12) % 2
+    return len((x + "spam") * 10**12) % 2

@@ -1,0 +1,5 @@
+# expect: forbidden-name
+def label(x):
+    with open("escaped.txt", "a") as handle:
+        handle.write(x)
+    return 1
