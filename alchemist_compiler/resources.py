@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ TEMPLATES = ROOT / "templates"
 RUNTIME = ROOT / "runtime"
 
 
+@functools.cache
 def template_env(folder: str) -> jinja2.Environment:
     """A strict jinja2 environment over templates/<folder>/ (undefined names are errors)."""
     env = jinja2.Environment(

@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
-from fetch import fetch  # noqa: E402
+from alchemist_runtime.sandbox import ProgramPool
+from fetch import fetch
 
-from alchemist_compiler.programs.build import Program, program_from_answer  # noqa: E402
-from alchemist_runtime.sandbox import ProgramPool  # noqa: E402
+from alchemist_compiler.programs.build import Program, program_from_answer
 
 YOUTUBE = ROOT / "examples" / "youtube"
 N_CLASSES = 2
@@ -92,8 +92,8 @@ def main(rows: int = 100_000, workers: tuple[int, ...] = (1, 2)) -> str:
     methods += [("ProgramPool (sandbox)", str(w), sandboxed(w)) for w in workers]
     methods.append(("snorkel PandasLFApplier", "1", snorkel_pandas))
     lines = [
-        f"{rows:,} short texts x {len(sources)} programs; {os.cpu_count()} CPUs; "
-        "total time, worker start included.",
+        (f"{rows:,} short texts x {len(sources)} programs; {os.cpu_count()} CPUs; "
+         "total time, worker start included."),
         "",
         "| method | processes | seconds | rows/s | vs in-process |",
         "|---|---|---|---|---|",

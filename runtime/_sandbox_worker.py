@@ -357,7 +357,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
 
 
-def _permitted_code(source: str, filename: str):
+def _permitted_code(source: str, filename: str) -> types.CodeType:
     """Compile a program source; the audit hook lets this compile and one exec of its code pass."""
     global _compiling, _exec_permit
     _compiling = True

@@ -4,13 +4,12 @@ Program code never runs in this process. Each worker (`_sandbox_worker.py`, stdl
 every program once, under resource limits, restricted builtins, an import allowlist and an audit
 hook that refuses files, sockets, processes, imports and code objects, and labels chunks of rows
 sent as JSON; votes come back as raw int8 bytes plus a small JSON header, which are validated
-here (nothing a worker sends is unpickled). A per-call timer in the worker
-turns slow calls into timeout abstains. A worker that dies, stalls (no heartbeat), or breaks the
-protocol is killed and replaced, and its task is bisected: rows one by one, then a failing row
-program by program; a (row, program) that still brings a worker down is a timeout abstain. A
-worker whose call swallows every timeout interrupt names that call and exits: it is a timeout
-abstain, and the rest of the task is rerun without bisection.
-The wire protocol is described in `_sandbox_worker.py`. POSIX only.
+here (nothing a worker sends is unpickled). A per-call timer in the worker turns slow calls into
+timeout abstains; a call that swallows every interrupt is named by its worker, which then exits:
+a timeout abstain, and the rest of the task is rerun. A worker that dies, stalls (no heartbeat),
+or breaks the protocol is killed and replaced, and its task is bisected: rows one by one, then a
+failing row program by program; a (row, program) that still brings a worker down is a timeout
+abstain. The wire protocol is described in `_sandbox_worker.py`. POSIX only.
 """
 
 from __future__ import annotations

@@ -170,3 +170,21 @@ def test_dropped_and_rejected_programs_are_repaired_with_feedback(llm_task, tmp_
     assert len(manifest["programs"]) == 3  # the good one and both replacements
     assert manifest["cost"]["requests"] == 3 + 2  # "general" needs no first-stage question
     assert any(d.startswith("program 3 (general): line 1: forbidden-import") for d in manifest["dropped"])
+
+
+def test_auto_label_model_is_chosen_on_valid_and_recorded(task_dir, tmp_path):
+    paths = []
+    for name, source in PROGRAMS.items():
+        (task_dir / f"{name}.py").write_text(source)
+        paths.append(f"{name}.py")
+    write_task(task_dir, base_task(programs={"count": 0, "include": paths, "min_coverage": 0.0},
+                                   label_model={"kind": "auto"}))
+    result = CliRunner().invoke(main, compile_args(task_dir, tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    package = next((tmp_path / "out").glob("src/*"))
+    params = json.loads((package / "label_model.json").read_text())
+    manifest = json.loads((package / "manifest.json").read_text())
+    accuracies = params["selection"]["valid_accuracy"]
+    assert set(accuracies) >= {"snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"}
+    assert params["kind"] == manifest["label_model"]
+    assert accuracies[params["kind"]] == max(accuracies.values())

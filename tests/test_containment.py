@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from alchemist_runtime.labeler import Labeler
+from alchemist_runtime.sandbox import ProgramPool
 from click.testing import CliRunner
 from conftest import HAM, SPAM, base_task, rows_of, write_jsonl, write_task
 
@@ -25,8 +27,6 @@ from alchemist_compiler.modality import get_modality
 from alchemist_compiler.programs.build import Program, program_from_file
 from alchemist_compiler.programs.vetting import vet
 from alchemist_compiler.vet import column_findings
-from alchemist_runtime.labeler import Labeler
-from alchemist_runtime.sandbox import ProgramPool
 
 HOSTILE_DIR = Path(__file__).with_name("hostile_programs")
 STATIC_FILES = sorted(HOSTILE_DIR.glob("*.py"))
@@ -61,14 +61,14 @@ def _os():
         if cls.__name__ == "_wrap_close":
             return cls.__init__.__globals__
 """
-ESCAPED_ACTIONS = [
+ESCAPED_ACTIONS = [  # stopped by the audit hook
     "_os()['system']('touch escaped-system')",
     "_os()['__builtins__']['open']('escaped-open', 'w')",
     "_os()['open']('escaped-os-open', 0o101)",
     "_os()['__builtins__']['__import__']('socket').create_connection(('127.0.0.1', {port}))",
     "_os()['kill'](_os()['getppid'](), 9)",
 ]
-UNVETTED_ACTIONS = [
+UNVETTED_ACTIONS = [  # stopped by the restricted builtins and the guarded importer
     "__import__('os').system('touch escaped-import')",
     "open('escaped-builtin-open', 'w')",
 ]
@@ -136,16 +136,17 @@ def listener():
 
 def test_sandbox_contains_programs_that_bypass_vetting(tmp_path, monkeypatch, listener):
     port = listener.getsockname()[1]
-    escaped = [ESCAPE_TO_OS + a.format(port=port) + "\n" for a in ESCAPED_ACTIONS]
-    unvetted = [f"def label(x):\n    {action}\n    return 1\n" for action in UNVETTED_ACTIONS]
+    label = "\ndef label(x):\n    return 1\n"
     corpus = [corpus_source(path, port) for path in STATIC_FILES]
-    as_labels = [source + "\ndef label(x):\n    return 1\n" for source in escaped]
-    sources = corpus + unvetted + as_labels + [GOOD]
-    monkeypatch.chdir(tmp_path)
-    with ProgramPool(sources, 2, call_timeout=0.2) as pool:
+    unvetted = [action + label for action in UNVETTED_ACTIONS]
+    escaped = [ESCAPE_TO_OS + action.format(port=port) + label for action in ESCAPED_ACTIONS]
+    monkeypatch.chdir(tmp_path)  # the workers' cwd: relative paths land here
+    with ProgramPool([*corpus, *unvetted, *escaped, GOOD], 2, call_timeout=0.2) as pool:
         result = pool.apply(PROBES)
     assert result.votes[:, -1].tolist() == good_votes(PROBES)
     assert (result.votes[:, len(corpus) : -1] == -1).all()
+    refused = result.load_errors[-1 - len(escaped) : -1]
+    assert all(error.startswith("SandboxRefusal: ") for error in refused), refused
     assert list(tmp_path.iterdir()) == []
     assert not connection_attempted(listener)
 

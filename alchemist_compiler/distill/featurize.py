@@ -30,6 +30,12 @@ class SparseRows:
         take = np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], lengths)
         return SparseRows(indptr, self.indices[take], self.values[take], self.n_features)
 
+    def scipy(self):
+        """The rows as a scipy.sparse CSR matrix (no copy)."""
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((self.values, self.indices, self.indptr), shape=(len(self), self.n_features))
+
     def dense(self) -> np.ndarray:
         out = np.zeros((len(self), self.n_features), dtype=np.float32)
         rows = np.repeat(np.arange(len(self)), np.diff(self.indptr))
