@@ -21,7 +21,8 @@ test: $(STAMP) fetch
 demo: $(STAMP) fetch
 	$(PY) examples/demo.py youtube
 
-bench: $(STAMP) fetch
+bench: $(STAMP)
+	$(PY) examples/fetch.py
 	$(PY) benchmarks/run.py
 
 clean:
