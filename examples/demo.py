@@ -30,12 +30,14 @@ for text, label in list(zip(texts, predicted))[:5]:
 gold = [labeler.classes[r["label"]] for r in rows]
 accuracy = sum(p == g for p, g in zip(predicted, gold)) / len(gold)
 print(f"test accuracy of the installed labeler: {{accuracy:.3f}} on {{len(gold)}} rows")
-print("explain:", json.dumps(labeler.explain(texts[0]), indent=1)[:600])
+example = "Check out my new channel http://bit.ly/xyz and subscribe!"
+print("explain", repr(example), "->", json.dumps(labeler.explain(example), indent=1))
 """
 
 
 def run(*command: str | Path) -> None:
-    print("$", " ".join(str(c) for c in command), flush=True)
+    shown = ["<script>" if "\n" in str(c) else str(c) for c in command]
+    print("$", " ".join(shown), flush=True)
     subprocess.run([str(c) for c in command], check=True)
 
 
