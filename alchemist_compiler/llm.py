@@ -7,9 +7,11 @@ retries 429, 5xx, timeouts and connection errors with exponential backoff (`llm.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import LLMError
 from .lockfile import Exchange, Lockfile, request_hash
@@ -39,31 +41,37 @@ def cost_of(spec: LLMSpec, prompt_tokens: int, completion_tokens: int) -> float:
 class LLMStage:
     """Answers requests from the lock, or from the endpoint (unless offline)."""
 
-    def __init__(self, spec: LLMSpec, lock: Lockfile, *, offline: bool = False):
+    def __init__(self, spec: LLMSpec, lock: Lockfile, *, offline: bool = False,
+                 show_progress: bool = False):
         self.spec = spec
         self.lock = lock
         self.offline = offline
+        self.show_progress = show_progress
         self.params = {"temperature": spec.temperature, "max_tokens": spec.max_tokens}
 
-    def ask_all(
-        self, requests: Sequence[Request], on_answer: Callable[[], None] | None = None
-    ) -> list[Exchange]:
+    def ask_all(self, requests: Sequence[Request]) -> list[Exchange]:
         """Answers in request order; missing ones are fetched concurrently, then recorded."""
         keys = [request_hash(self.spec.model, r.messages, self.params) for r in requests]
         missing = [(k, r) for k, r in dict(zip(keys, requests)).items() if not self.lock.get(k)]
         if missing:
-            self._fetch(missing, on_answer)
+            self._fetch(missing)
         return [self.lock.get(k) for k in keys]
 
-    def _fetch(self, missing: list[tuple[str, Request]], on_answer) -> None:
+    def _fetch(self, missing: list[tuple[str, Request]]) -> None:
         if self.offline:
             raise LLMError(
                 f"--offline: {len(missing)} request(s) are not in {self.lock.path.name} "
                 f"(first: {missing[0][1].purpose})"
             )
         client = self._client()
-        with ThreadPoolExecutor(self.spec.concurrency) as pool:
-            futures = [pool.submit(self._ask, client, k, r, on_answer) for k, r in missing]
+        columns = (TextColumn(f"asking {self.spec.model}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, disable=not self.show_progress, transient=True) as progress:
+            bar = progress.add_task("llm", total=len(missing))
+            with ThreadPoolExecutor(self.spec.concurrency) as pool:
+                futures = [pool.submit(self._ask, client, k, r) for k, r in missing]
+                for future in futures:
+                    future.add_done_callback(lambda _: progress.advance(bar))
         failures = []
         for future in futures:  # answers that did arrive are recorded even if others failed
             try:
@@ -89,7 +97,7 @@ class LLMStage:
             timeout=self.spec.timeout_s,
         )
 
-    def _ask(self, client, key: str, request: Request, on_answer) -> Exchange:
+    def _ask(self, client, key: str, request: Request) -> Exchange:
         import openai
 
         try:
@@ -106,10 +114,7 @@ class LLMStage:
                 f"LLM request for {request.purpose} failed after {self.spec.max_retries} "
                 f"retries: {type(err).__name__} ({client.base_url})"
             ) from None
-        exchange = self._record(key, request, completion)
-        if on_answer:
-            on_answer()
-        return exchange
+        return self._record(key, request, completion)
 
     def _record(self, key: str, request: Request, completion) -> Exchange:
         text = completion.choices[0].message.content or ""

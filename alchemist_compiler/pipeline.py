@@ -165,7 +165,8 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     dataset = load_dataset(task)
     modality = get_modality(task.modality)
     out_dir = Path(out_dir).resolve()
-    llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline)
+    llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline,
+                   show_progress=options.show_progress)
 
     found, names, votes, stats = collect_programs(task, dataset, llm, options, console)
     print_programs_table(console, stats)
