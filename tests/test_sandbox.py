@@ -402,18 +402,19 @@ def busy_loop_iterations(seconds: float) -> int:
 
 
 def test_slow_but_healthy_task_is_not_killed():
-    # Calls well within call_timeout that together last longer than the parent lets a worker stay
-    # silent (0.5 s + tick + 1 s grace): only the worker's heartbeats keep it alive.
+    # Calls well within call_timeout (10x headroom, for a loaded machine) that together last
+    # longer than the parent lets a worker stay silent (1 s + tick + 1 s grace): only the
+    # worker's heartbeats keep it alive.
     loop = f"    for _ in range({busy_loop_iterations(0.1)}):\n        pass\n"
     slow = "def label(x):\n" + loop + "    return 1\n"
-    with ProgramPool([slow], 2, workers=1, call_timeout=0.5) as pool:
+    with ProgramPool([slow], 2, workers=1, call_timeout=1.0) as pool:
         before = worker_pids(pool)
         started = time.perf_counter()
         pool.apply(["probe"])
-        rows = math.ceil(2.5 / (time.perf_counter() - started))
+        rows = math.ceil(3.5 / (time.perf_counter() - started))
         started = time.perf_counter()
         result = pool.apply([str(i) for i in range(rows)])
-        assert time.perf_counter() - started > 1.7  # else this test proves nothing
+        assert time.perf_counter() - started > 2.5  # else this test proves nothing
         assert worker_pids(pool) == before
     assert (result.votes == 1).all() and result.timeouts.tolist() == [0]
 
