@@ -257,11 +257,29 @@ def _report_rejections(console: Console, found: Candidates, attempts: list[Attem
 
 def _onnx_proba(model, modality, inputs: list) -> np.ndarray:
     import onnxruntime as ort
+    from alchemist_runtime.labeler import length_batches
 
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    parts = [session.run(["probabilities"], {"input": modality.model_input(inputs[i : i + 1024])})[0]
-             for i in range(0, len(inputs), 1024)]
-    return np.concatenate(parts)
+    from .distill.minilm import session_options
+
+    session = ort.InferenceSession(model.SerializeToString(), session_options(model),
+                                   providers=["CPUExecutionProvider"])
+
+    def run(rows) -> np.ndarray:
+        model_input = modality.model_input([inputs[i] for i in rows])
+        return session.run(["probabilities"], {"input": model_input})[0]
+
+    # batched as the labeler does: by length, each run at most ~rows x longest row (the model's
+    # first layer gathers a weight row per n-gram occurrence: 1024 long documents at once would
+    # take gigabytes)
+    order = np.asarray(modality.batch_order(inputs), dtype=np.int64)
+    runs = length_batches([len(str(inputs[i])) for i in order])
+    proba = run([]) if not runs else None  # no inputs: (0, k)
+    for start, stop in runs:
+        part = run(order[start:stop])
+        if proba is None:
+            proba = np.zeros((len(inputs), part.shape[1]), dtype=part.dtype)
+        proba[order[start:stop]] = part
+    return proba
 
 
 def _emitted_programs(task: Task, programs: list[Program], stats: dict) -> list[emit.EmittedProgram]:

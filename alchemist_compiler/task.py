@@ -90,7 +90,7 @@ class LabelModelSpec(_Strict):
 
 
 class DistillSpec(_Strict):
-    features: Literal["hashing"] = "hashing"
+    features: Literal["hashing", "minilm"] = "hashing"
     hidden: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1)] = [32, 32]
     seeds: Annotated[int, Field(ge=1, le=20)] = 5
     epochs: Annotated[int, Field(gt=0)] = 60

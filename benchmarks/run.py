@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import examples
+import features
 import human_vs_generated
 import label_models
 import labeler_speed
@@ -36,6 +37,7 @@ def sections(quick: bool) -> list[tuple[str, str, callable]]:
          "python benchmarks/human_vs_generated.py", human_vs_generated.main),
         ("Label models", "python benchmarks/label_models.py" + (" --quick" if quick else ""),
          lambda: label_models.main(["--quick"] if quick else [])),
+        ("Text features: hashing vs MiniLM", "python benchmarks/features.py", features.main),
         ("Applying programs: sandbox vs in-process vs snorkel", "python benchmarks/sandbox.py",
          sandbox.main),
         ("The emitted labeler", "python benchmarks/labeler_speed.py", labeler_speed.main),

@@ -9,7 +9,13 @@ import numpy as np
 
 from .label_model import predict_proba as label_model_proba
 
-BATCH_ROWS = 1024
+BATCH_ROWS = 1024  # rows per model run, at most
+# ... and at most BATCH_CELLS rows x (characters of the run's longest row + ROW_CELLS), unless it is
+# one row. A run's string tensors are padded to its longest row, and the model's first layer
+# gathers seeds x hidden floats per n-gram occurrence (a few per character): small runs keep all
+# that in cache (fastest), and bounded on long documents, where 1024 rows would need gigabytes.
+BATCH_CELLS = 4096
+ROW_CELLS = 128  # a row's fixed share (e.g. its row of the n-gram counts)
 
 
 class Labeler:
@@ -33,6 +39,8 @@ class Labeler:
             options = ort.SessionOptions()
             if self._threads:
                 options.intra_op_num_threads = self._threads
+            if self.manifest.get("onnxruntime_extensions"):  # the model has its ops (a tokenizer)
+                options.register_custom_ops_library(extensions_library())
             self._session = ort.InferenceSession(
                 str(self.package_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
             )
@@ -41,15 +49,14 @@ class Labeler:
     def predict_proba(self, inputs) -> np.ndarray:
         """(n, k) class probabilities from the distilled model."""
         inputs = list(inputs)
-        if not inputs:
-            return np.zeros((0, len(self.classes)), dtype=np.float32)
-        order = np.argsort([len(str(x)) for x in inputs], kind="stable")  # a batch costs ~ its longest row
-        ordered = [inputs[i] for i in order]
-        parts = [
-            self.session.run(["probabilities"], {"input": _model_input(ordered[i : i + BATCH_ROWS])})[0]
-            for i in range(0, len(ordered), BATCH_ROWS)
-        ]
-        return np.concatenate(parts)[np.argsort(order, kind="stable")]
+        proba = np.zeros((len(inputs), len(self.classes)), dtype=np.float32)
+        lengths = np.asarray([len(str(x)) for x in inputs], dtype=np.int64)
+        order = np.argsort(lengths, kind="stable")  # a run costs ~ rows x its longest row
+        for start, stop in length_batches(lengths[order]):
+            rows = order[start:stop]
+            model_input = _model_input([inputs[i] for i in rows])
+            proba[rows] = self.session.run(["probabilities"], {"input": model_input})[0]
+        return proba
 
     def predict(self, inputs) -> list[str]:
         """Class names from the distilled model."""
@@ -129,6 +136,40 @@ class Labeler:
             pass
 
 
+def length_batches(
+    lengths, cells: int = BATCH_CELLS, max_rows: int = BATCH_ROWS, row_cells: int = ROW_CELLS
+) -> list[tuple[int, int]]:
+    """Consecutive [start, stop) runs covering inputs of these lengths (best sorted shortest
+    first): each run has at most max_rows rows and at most `cells` rows x (its longest +
+    row_cells), or is one row."""
+    lengths = [int(n) for n in lengths]
+    runs, start = [], 0
+    while start < len(lengths):
+        stop, longest = start + 1, lengths[start]
+        while stop < len(lengths) and stop - start < max_rows:
+            longest_then = max(longest, lengths[stop])
+            if (stop - start + 1) * (longest_then + row_cells) > cells:
+                break
+            stop, longest = stop + 1, longest_then
+        runs.append((start, stop))
+        start = stop
+    return runs
+
+
 def _model_input(values: list) -> np.ndarray:
     """Text: a 1-D string tensor."""
     return np.asarray([str(v) for v in values], dtype=object)
+
+
+def extensions_library() -> str:
+    """Path of onnxruntime-extensions' custom-op library, found without importing the package:
+    its __init__ imports onnx, and torch + transformers where installed (seconds)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("onnxruntime_extensions")
+    folders = (spec.submodule_search_locations or []) if spec else []
+    library = next((p for f in folders for p in sorted(Path(f).glob("_extensions_pydll.*"))), None)
+    if library is None:
+        raise ImportError("this labeler's model needs onnxruntime-extensions: "
+                          "pip install onnxruntime-extensions")
+    return str(library)

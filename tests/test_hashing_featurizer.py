@@ -12,10 +12,12 @@ import onnxruntime as ort
 import pytest
 
 from alchemist_compiler.distill.hashing import (
+    BUCKETS_NAME,
     FEATURIZER_OPSET,
     INPUT_NAME,
     MICROSOFT_OPSET,
     OUTPUT_NAME,
+    VALUES_NAME,
     hashing_featurizer,
 )
 
@@ -31,6 +33,7 @@ SAMPLES = [
     "a",
     "   ",
     "the the the the movie",
+    "e\u0301te\u0301\u00a0\u2028x\u3000y\x00z\x1f \v\f!",  # combining marks, odd spaces, controls
     LONG_TEXT,
 ]
 
@@ -154,10 +157,31 @@ def test_model_is_valid_deterministic_and_declares_its_io():
         ("", FEATURIZER_OPSET),
         ("com.microsoft", MICROSOFT_OPSET),
     }
-    (inp,), (out,) = model.graph.input, model.graph.output
+    (inp,), (out, buckets, values) = model.graph.input, model.graph.output
     assert (inp.name, inp.type.tensor_type.elem_type) == (INPUT_NAME, onnx.TensorProto.STRING)
     assert (out.name, out.type.tensor_type.elem_type) == (OUTPUT_NAME, onnx.TensorProto.FLOAT)
     assert out.type.tensor_type.shape.dim[1].dim_value == N_WORD + N_CHAR
+    assert (buckets.name, buckets.type.tensor_type.elem_type) == (BUCKETS_NAME, onnx.TensorProto.INT64)
+    assert (values.name, values.type.tensor_type.elem_type) == (VALUES_NAME, onnx.TensorProto.FLOAT)
+
+
+def test_occurrence_outputs_add_up_to_the_features():
+    session = _session(hashing_featurizer())
+    texts = SAMPLES + ["", "ok"]
+    features, buckets, values = session.run(
+        [OUTPUT_NAME, BUCKETS_NAME, VALUES_NAME], {INPUT_NAME: np.array(texts, dtype=object)}
+    )
+    assert buckets.shape == values.shape and buckets.shape[0] == len(texts)
+    assert buckets.min() >= 0 and buckets.max() < N_WORD + N_CHAR
+    summed = np.zeros_like(features)
+    np.add.at(summed, (np.arange(len(texts))[:, None], buckets), values)
+    np.testing.assert_allclose(summed, features, atol=1e-7)
+    # occurrences of "ok": " o", "ok", "k ", " ok", "ok ", " ok " and the word; the rest is padding
+    assert np.count_nonzero(values[-1]) == 7 and not values[-2].any()
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((N_WORD + N_CHAR, 3)).astype(np.float32)
+    first_layer = (values[:, :, None] * weights[buckets]).sum(axis=1)
+    np.testing.assert_allclose(first_layer, features @ weights, atol=1e-5)
 
 
 def test_good_movie_hits_exactly_its_ngram_buckets(featurize):
@@ -202,6 +226,42 @@ def test_whitespace_kinds_are_interchangeable(featurize):
     space, newline, tab = featurize(["good movie", "good\nmovie", "good\tmovie"])
     np.testing.assert_array_equal(space, newline)
     np.testing.assert_array_equal(space, tab)
+
+
+OTHER_WHITESPACE = "\t\n\v\f\r\u00a0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+@pytest.mark.parametrize("space", list(OTHER_WHITESPACE))
+def test_every_whitespace_becomes_a_space_in_any_batch(featurize, space):
+    """Batches without other whitespace than spaces skip the per-character mapping: a batch
+    with one such character in one row must still map it, and only it."""
+    text = f"good{space}movie{space * 2}!"
+    alone, = featurize([text])
+    with_clean, clean = featurize([text, "good movie  !"])
+    np.testing.assert_array_equal(alone, clean)
+    np.testing.assert_array_equal(with_clean, clean)
+    np.testing.assert_allclose(clean, reference_features("good movie  !"), atol=1e-6)
+    assert not np.array_equal(featurize(["good\u200bmovie  !"])[0], clean)  # not whitespace
+
+
+def test_counts_past_the_int16_range_are_exact():
+    """Batches with 2**15 or more n-gram occurrences per row count in float32, not int16."""
+    long_run = "a" * 33_000  # the char bigram "aa" occurs 32,999 times
+    buckets, values = _session(hashing_featurizer()).run(
+        [BUCKETS_NAME, VALUES_NAME], {INPUT_NAME: np.array(["ok", long_run], dtype=object)}
+    )
+    # Summed in float64 and divided by the value of " a" (count 1): float32 sums over 99,000
+    # occurrences (the "features" output, the norm) err by more than one count changes.
+    summed = np.zeros((2, N_WORD + N_CHAR))
+    np.add.at(summed, (np.arange(2)[:, None], buckets), values.astype(np.float64))
+    expected = reference_features(long_run)
+    once = N_WORD + _bucket(" a", N_CHAR)
+    chars = slice(N_WORD, None)  # one norm
+    np.testing.assert_allclose(
+        summed[1, chars] / summed[1, once], expected[chars] / expected[once], rtol=1e-6
+    )
+    np.testing.assert_allclose(summed[1], expected, rtol=1e-4)
+    np.testing.assert_allclose(summed[0], reference_features("ok"), rtol=1e-6, atol=1e-9)
 
 
 def test_text_without_words_uses_only_char_block(featurize):

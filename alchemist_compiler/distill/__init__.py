@@ -12,12 +12,14 @@ from ..modality import Modality
 from ..task import DistillSpec
 from .export import (
     ensemble_to_onnx,
+    has_occurrence_outputs,
     join,
     max_parity_error,
     round_to_float16,
+    sparse_ensemble_to_onnx,
     store_large_weights_as_float16,
 )
-from .featurize import CHUNK_ROWS, SparseRows, featurize
+from .featurize import CHUNK_CELLS, CHUNK_ROWS, SparseRows, featurize
 from .mlp import Ensemble, TrainResult, train_mlp
 
 PARITY_TOLERANCE = 1e-5
@@ -31,7 +33,10 @@ class Distilled:
 
 
 def _batches(modality: Modality, inputs: list) -> list[np.ndarray]:
-    return [modality.model_input(inputs[i : i + CHUNK_ROWS]) for i in range(0, len(inputs), CHUNK_ROWS)]
+    from alchemist_runtime.labeler import length_batches
+
+    runs = length_batches([len(str(x)) for x in inputs], cells=CHUNK_CELLS, max_rows=CHUNK_ROWS)
+    return [modality.model_input(inputs[start:stop]) for start, stop in runs]
 
 
 def features_of(modality: Modality, featurizer: onnx.ModelProto, inputs: list) -> SparseRows:
@@ -68,7 +73,8 @@ def distill(
     ensemble = Ensemble([m.model.dense() for m in members])
     round_to_float16(ensemble)
     opset = next(o.version for o in featurizer.opset_import if o.domain in ("", "ai.onnx"))
-    head = ensemble_to_onnx(ensemble, train.n_features, opset, featurizer.ir_version)
+    to_onnx = sparse_ensemble_to_onnx if has_occurrence_outputs(featurizer) else ensemble_to_onnx
+    head = to_onnx(ensemble, train.n_features, opset, featurizer.ir_version)
     store_large_weights_as_float16(head)
     model = join(featurizer, head, doc="alchemist distilled labeler: raw input -> probabilities")
     check_rows = np.arange(min(len(train_inputs), 256))

@@ -34,6 +34,11 @@ class TextModality(Modality):
         return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 
     def featurizer(self, spec: Any) -> onnx.ModelProto:
+        """spec.features: "hashing" (n-grams, default) or "minilm" (sentence embeddings)."""
+        if spec.features == "minilm":
+            from ..distill.minilm import minilm_featurizer
+
+            return minilm_featurizer()
         from ..distill.hashing import hashing_featurizer
 
         return hashing_featurizer()

@@ -1,0 +1,134 @@
+"""Text features for the distilled model: hashing n-grams vs all-MiniLM-L6-v2 sentence embeddings.
+
+Each example is compiled twice from its recorded lock, with `distill.features` hashing and minilm
+(everything else as in its task.yaml). imdb: both compiles use the same seeded 5,000-row subsample
+of train (of 20,000; valid and test whole), so that the minilm compile fits in a few minutes on 2
+cores (the encoder reads ~50 reviews/s per core). Rows/s: the emitted labeler, one thread,
+`predict_proba` on 1,024 test rows per call. The minilm featurizer is built once and cached
+(~5 s), so compile times exclude that.
+
+    python benchmarks/features.py [name ...]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+from fetch import fetch
+
+from alchemist_compiler.pipeline import Options, compile_task
+
+METRIC = {"youtube": "accuracy", "sms": "f1_positive", "financial_phrasebank": "accuracy",
+          "imdb": "accuracy"}
+FEATURES = ("hashing", "minilm")
+TRAIN_CAP = {"imdb": 5000}
+SEED = 0
+
+MEASURE = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from {module} import Labeler
+texts = json.load(open(sys.argv[2], encoding="utf-8"))
+labeler = Labeler(threads=1)
+labeler.predict_proba(texts[:64])
+rows, started = 0, time.perf_counter()
+while rows < len(texts) and (rows == 0 or time.perf_counter() - started < 3):
+    labeler.predict_proba(texts[rows : rows + 1024])
+    rows += len(texts[rows : rows + 1024])
+print(json.dumps(rows / (time.perf_counter() - started)))
+"""
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def variant_task(name: str, features: str, folder: Path) -> Path:
+    """The example's task.yaml with distill.features set and absolute data paths (train capped
+    to a seeded subsample where TRAIN_CAP says), beside a copy of its lock."""
+    example = ROOT / "examples" / name
+    task = yaml.safe_load((example / "task.yaml").read_text())
+    data = {**task["data"], **{s: str(example / task["data"][s]) for s in ("train", "valid", "test")}}
+    if name in TRAIN_CAP:
+        rows = _read_jsonl(Path(data["train"]))
+        keep = sorted(random.Random(SEED).sample(range(len(rows)), TRAIN_CAP[name]))
+        (folder / "train.jsonl").write_text(
+            "".join(json.dumps(rows[i], ensure_ascii=False) + "\n" for i in keep), encoding="utf-8")
+        data["train"] = str(folder / "train.jsonl")
+    task["data"] = data
+    task["distill"] = {**task.get("distill", {}), "features": features}
+    (folder / "alchemist.lock").write_bytes((example / "alchemist.lock").read_bytes())
+    path = folder / "task.yaml"
+    path.write_text(yaml.safe_dump(task, sort_keys=False))
+    return path
+
+
+def test_metric(manifest: dict, model: str, key: str) -> float:
+    return next(m[key] for m in manifest["metrics"] if m["split"] == "test" and m["model"] == model)
+
+
+def rows_per_second(out: Path, module: str, texts: list[str], scratch: Path) -> float:
+    (scratch / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", MEASURE.format(module=module), str(out / "src"),
+         str(scratch / "texts.json")], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(name: str, features: str) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        task = variant_task(name, features, scratch)
+        started = time.perf_counter()
+        manifest = compile_task(task, scratch / "out", Options(offline=True, show_progress=False))
+        seconds = time.perf_counter() - started
+        data = yaml.safe_load(task.read_text())["data"]
+        texts = [r[data["input"]] or "" for r in _read_jsonl(Path(data["test"]))]
+        texts = (texts * (1 + 50_000 // len(texts)))[:50_000]  # the loop stops after ~3 s
+        return {
+            "metric": test_metric(manifest, "distilled", METRIC[name]),
+            "label_model": test_metric(manifest, "label model", METRIC[name]),
+            "wheel_mb": next((scratch / "out" / "dist").glob("*.whl")).stat().st_size / 1e6,
+            "rows_per_s": rows_per_second(scratch / "out", manifest["import_name"], texts, scratch),
+            "compile_s": seconds,
+        }
+
+
+def main(names: list[str] | None = None) -> str:
+    from alchemist_compiler.distill.minilm import minilm_featurizer
+
+    minilm_featurizer()  # build the cached featurizer once, outside the timed compiles
+    header = ("| dataset | metric (test) | label model | features | distilled | wheel | "
+              "labeler rows/s (1 thread, batch 1024) | compile |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    for name in names or list(METRIC):
+        fetch(name)
+        for features in FEATURES:
+            m = measure(name, features)
+            print(f"{name} {features}: {m}", file=sys.stderr, flush=True)
+            metric = METRIC[name].replace("f1_positive", "F1 (spam)")
+            train = f" (train: {TRAIN_CAP[name]:,}-row sample)" if name in TRAIN_CAP else ""
+            lines.append(
+                f"| {name}{train} | {metric} | {m['label_model']:.3f} | {features} | {m['metric']:.3f} "
+                f"| {m['wheel_mb']:.1f} MB | {m['rows_per_s']:,.0f} | {m['compile_s']:.0f} s |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(main(sys.argv[1:] or None))
