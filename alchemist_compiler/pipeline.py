@@ -145,7 +145,7 @@ def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Optio
 
 
 def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], label_model: dict,
-                    model, modality) -> list[dict]:
+                    model) -> list[dict]:
     """Label-model and distilled-model metrics on valid and test."""
     metrics = []
     for name in ("valid", "test"):
@@ -153,7 +153,7 @@ def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], labe
             continue
         split, L = splits[name], votes[name][:, kept]
         metrics.append(evaluate(name, "label model", predict_proba(label_model, L), split.labels, covered(L)))
-        proba = _onnx_proba(model, modality, split.inputs)
+        proba = _onnx_proba(model, split.inputs, label_model["cardinality"])
         metrics.append(evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)))
     return metrics
 
@@ -196,7 +196,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         valid_labels=valid_labels,
     )
     splits = _splits(dataset)
-    metrics = evaluate_splits(splits, votes, kept, label_model, distilled.model, modality)
+    metrics = evaluate_splits(splits, votes, kept, label_model, distilled.model)
     ledger = cost_ledger(task, found.exchanges, dataset.train.inputs)
 
     kept_programs = [found.programs[j] for j in kept if j < len(found.programs)]
@@ -229,12 +229,12 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
     check = (sample.inputs[:CHECK_ROWS], check_votes)
-    wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check, modality)
+    wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check)
     print_summary(console, metrics, ledger, out_dir, wheel)
     return manifest
 
 
-def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, check, modality) -> str:
+def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, check) -> str:
     """Build the package beside out_dir, check the installed wheel, then move it into place."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     build_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
@@ -242,7 +242,8 @@ def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, ch
         emit.write_package(build_root, task, emitted, label_model, model, manifest, readme)
         wheel = emit.build_wheel(build_root)
         inputs, votes = check
-        emit.check_installed_labeler(wheel, task, inputs, _onnx_proba(model, modality, inputs), votes)
+        expected = _onnx_proba(model, inputs, len(task.classes))
+        emit.check_installed_labeler(wheel, task, inputs, expected, votes)
         emit.replace_directory(build_root, out_dir)
     finally:
         shutil.rmtree(build_root, ignore_errors=True)
@@ -255,31 +256,16 @@ def _report_rejections(console: Console, found: Candidates, attempts: list[Attem
             console.print(f"[yellow]rejected[/] {attempt.origin}: {found.rejected[attempt.origin]}")
 
 
-def _onnx_proba(model, modality, inputs: list) -> np.ndarray:
+def _onnx_proba(model, inputs: list, k: int) -> np.ndarray:
+    """The model's probabilities, computed exactly as the emitted labeler computes them."""
     import onnxruntime as ort
-    from alchemist_runtime.labeler import length_batches
+    from alchemist_runtime.labeler import run_by_length
 
     from .distill.minilm import session_options
 
     session = ort.InferenceSession(model.SerializeToString(), session_options(model),
                                    providers=["CPUExecutionProvider"])
-
-    def run(rows) -> np.ndarray:
-        model_input = modality.model_input([inputs[i] for i in rows])
-        return session.run(["probabilities"], {"input": model_input})[0]
-
-    # batched as the labeler does: by length, each run at most ~rows x longest row (the model's
-    # first layer gathers a weight row per n-gram occurrence: 1024 long documents at once would
-    # take gigabytes)
-    order = np.asarray(modality.batch_order(inputs), dtype=np.int64)
-    runs = length_batches([len(str(inputs[i])) for i in order])
-    proba = run([]) if not runs else None  # no inputs: (0, k)
-    for start, stop in runs:
-        part = run(order[start:stop])
-        if proba is None:
-            proba = np.zeros((len(inputs), part.shape[1]), dtype=part.dtype)
-        proba[order[start:stop]] = part
-    return proba
+    return run_by_length(session, list(inputs), k)
 
 
 def _emitted_programs(task: Task, programs: list[Program], stats: dict) -> list[emit.EmittedProgram]:

@@ -48,15 +48,7 @@ class Labeler:
 
     def predict_proba(self, inputs) -> np.ndarray:
         """(n, k) class probabilities from the distilled model."""
-        inputs = list(inputs)
-        proba = np.zeros((len(inputs), len(self.classes)), dtype=np.float32)
-        lengths = np.asarray([len(str(x)) for x in inputs], dtype=np.int64)
-        order = np.argsort(lengths, kind="stable")  # a run costs ~ rows x its longest row
-        for start, stop in length_batches(lengths[order]):
-            rows = order[start:stop]
-            model_input = _model_input([inputs[i] for i in rows])
-            proba[rows] = self.session.run(["probabilities"], {"input": model_input})[0]
-        return proba
+        return run_by_length(self.session, list(inputs), len(self.classes))
 
     def predict(self, inputs) -> list[str]:
         """Class names from the distilled model."""
@@ -134,6 +126,19 @@ class Labeler:
             self.close()
         except Exception:
             pass
+
+
+def run_by_length(session, inputs: list, k: int) -> np.ndarray:
+    """(n, k) "probabilities" of an ONNX session on raw inputs: run shortest first, in runs
+    bounded by `length_batches` (a run costs ~ rows x its longest row), returned in input order."""
+    proba = np.zeros((len(inputs), k), dtype=np.float32)
+    lengths = np.asarray([len(str(x)) for x in inputs], dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    for start, stop in length_batches(lengths[order]):
+        rows = order[start:stop]
+        model_input = _model_input([inputs[i] for i in rows])
+        proba[rows] = session.run(["probabilities"], {"input": model_input})[0]
+    return proba
 
 
 def length_batches(

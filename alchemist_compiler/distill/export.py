@@ -215,21 +215,14 @@ def join(featurizer: onnx.ModelProto, head: onnx.ModelProto, doc: str) -> onnx.M
 
 
 def max_parity_error(model: onnx.ModelProto, raw: np.ndarray, expected: np.ndarray) -> float:
-    """Largest |onnxruntime(model)(raw) - expected| over all rows and classes.
-
-    Runs as the labeler does (by length, runs bounded by rows x longest row): 256 long
-    documents at once would make the first layer gather gigabytes."""
+    """Largest |onnxruntime(model)(raw) - expected| over all rows and classes, the model run as
+    the labeler runs it (by length, in bounded runs)."""
     import onnxruntime as ort
-    from alchemist_runtime.labeler import length_batches
+    from alchemist_runtime.labeler import run_by_length
 
     from .minilm import session_options
 
     session = ort.InferenceSession(model.SerializeToString(), session_options(model),
                                    providers=["CPUExecutionProvider"])
-    lengths = np.asarray([len(str(x)) for x in raw], dtype=np.int64)
-    order = np.argsort(lengths, kind="stable")
-    got = np.zeros(np.shape(expected), dtype=np.float32)
-    for start, stop in length_batches(lengths[order]):
-        rows = order[start:stop]
-        got[rows] = session.run([OUTPUT], {"input": raw[rows]})[0]
+    got = run_by_length(session, list(raw), np.shape(expected)[1])
     return float(np.abs(got - expected).max()) if len(expected) else 0.0
