@@ -10,7 +10,6 @@ access in the style of an LLM (the paper used GPT-3.5); test rows chose nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 from fetch import fetch  # noqa: E402
+from variants import test_metric  # noqa: E402
 
 from alchemist_compiler.pipeline import Options, compile_task  # noqa: E402
 
@@ -44,10 +44,6 @@ def compile_once(name: str, seed: int, out: Path) -> tuple[dict, float, int]:
     return manifest, seconds, wheel
 
 
-def metric(manifest: dict, model: str, key: str) -> float:
-    return next(m[key] for m in manifest["metrics"] if m["split"] == "test" and m["model"] == model)
-
-
 def mean_std(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
@@ -65,10 +61,10 @@ def row(name: str, seeds: int) -> str:
     cost = manifests[0]["cost"]
     return (
         f"| {name} | {key.replace('f1_positive', 'F1 (spam)')} "
-        f"| {mean_std([metric(m, 'label model', key) for m in manifests])} "
-        f"| {mean_std([metric(m, 'distilled', key) for m in manifests])} "
+        f"| {mean_std([test_metric(m, 'label model', key) for m in manifests])} "
+        f"| {mean_std([test_metric(m, 'distilled', key) for m in manifests])} "
         f"| {paper_ours:.3f} | {paper_zero_shot:.3f} "
-        f"| {metric(manifests[0], 'label model', 'coverage'):.3f} | {len(manifests[0]['programs'])} "
+        f"| {test_metric(manifests[0], 'label model', 'coverage'):.3f} | {len(manifests[0]['programs'])} "
         f"| ${cost['cost_usd']:.4f} | ${cost['zero_shot']['cost_usd']:.4f} "
         f"| {statistics.mean(s for _, s, _ in runs):.1f} s | {runs[0][2] / 1e6:.2f} MB |"
     )

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 from fetch import fetch
+from variants import test_metric, variant_task  # noqa: E402
 
 from alchemist_compiler.pipeline import Options, compile_task
 
@@ -58,28 +59,19 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def variant_task(name: str, features: str, folder: Path) -> Path:
-    """The example's task.yaml with distill.features set and absolute data paths (train capped
-    to a seeded subsample where TRAIN_CAP says), beside a copy of its lock."""
-    example = ROOT / "examples" / name
-    task = yaml.safe_load((example / "task.yaml").read_text())
-    data = {**task["data"], **{s: str(example / task["data"][s]) for s in ("train", "valid", "test")}}
+def features_task(name: str, features: str, folder: Path) -> Path:
+    """The example's task with distill.features set, train capped to a seeded subsample where
+    TRAIN_CAP says."""
+    data = {}
     if name in TRAIN_CAP:
-        rows = _read_jsonl(Path(data["train"]))
+        example = ROOT / "examples" / name
+        train = example / yaml.safe_load((example / "task.yaml").read_text())["data"]["train"]
+        rows = _read_jsonl(train)
         keep = sorted(random.Random(SEED).sample(range(len(rows)), TRAIN_CAP[name]))
         (folder / "train.jsonl").write_text(
             "".join(json.dumps(rows[i], ensure_ascii=False) + "\n" for i in keep), encoding="utf-8")
         data["train"] = str(folder / "train.jsonl")
-    task["data"] = data
-    task["distill"] = {**task.get("distill", {}), "features": features}
-    (folder / "alchemist.lock").write_bytes((example / "alchemist.lock").read_bytes())
-    path = folder / "task.yaml"
-    path.write_text(yaml.safe_dump(task, sort_keys=False))
-    return path
-
-
-def test_metric(manifest: dict, model: str, key: str) -> float:
-    return next(m[key] for m in manifest["metrics"] if m["split"] == "test" and m["model"] == model)
+    return variant_task(name, folder, data=data, distill={"features": features})
 
 
 def rows_per_second(out: Path, module: str, texts: list[str], scratch: Path) -> float:
@@ -93,7 +85,7 @@ def rows_per_second(out: Path, module: str, texts: list[str], scratch: Path) -> 
 def measure(name: str, features: str) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        task = variant_task(name, features, scratch)
+        task = features_task(name, features, scratch)
         started = time.perf_counter()
         manifest = compile_task(task, scratch / "out", Options(offline=True, show_progress=False))
         seconds = time.perf_counter() - started

@@ -12,12 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 from fetch import fetch  # noqa: E402
+from variants import test_metric, variant_task  # noqa: E402
 
 from alchemist_compiler.pipeline import Options, compile_task  # noqa: E402
 
@@ -31,29 +30,13 @@ VARIANTS = {
 }
 
 
-def variant_task(name: str, programs: dict, folder: Path) -> Path:
-    """The example's task.yaml with `programs` overridden, beside a copy of its lock."""
-    example = ROOT / "examples" / name
-    task = yaml.safe_load((example / "task.yaml").read_text())
-    task["programs"] = {**task["programs"], **programs}
-    task["data"] = {**task["data"], **{s: str(example / task["data"][s]) for s in ("train", "valid", "test")}}
-    (folder / "alchemist.lock").write_bytes((example / "alchemist.lock").read_bytes())
-    path = folder / "task.yaml"
-    path.write_text(yaml.safe_dump(task, sort_keys=False))
-    return path
-
-
-def test_metric(manifest: dict, model: str, key: str) -> float:
-    return next(m[key] for m in manifest["metrics"] if m["split"] == "test" and m["model"] == model)
-
-
 def main() -> str:
     lines = ["| dataset | metric | programs | columns kept | label model | distilled |", "|---|---|---|---|---|---|"]
     for name, key in METRIC.items():
         fetch(name)
         for variant, programs in VARIANTS.items():
             with tempfile.TemporaryDirectory() as scratch:
-                task = variant_task(name, programs, Path(scratch))
+                task = variant_task(name, Path(scratch), programs=programs)
                 manifest = compile_task(task, Path(scratch) / "out", Options(offline=True, show_progress=False))
             lines.append(
                 f"| {name} | {key.replace('f1_positive', 'F1 (spam)')} | {variant} "

@@ -10,12 +10,13 @@ import platform
 import time
 from pathlib import Path
 
-import examples
 import features
 import human_vs_generated
 import label_models
 import labeler_speed
 import sandbox
+
+import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 
