@@ -381,6 +381,33 @@ def _row_types(ids: str) -> list[onnx.ValueInfoProto]:
             info(f"{p}token_types", TensorProto.INT64, ["L"]), info(f"{p}mask", TensorProto.INT64, ["L"])]
 
 
+def _row_loop_body(p: str, row: list, tail: list, output: onnx.ValueInfoProto) -> onnx.GraphProto:
+    """Loop body: take row i of the cleaned text, run `row` (its token ids) then `tail`."""
+    return helper.make_graph(
+        [
+            helper.make_node("Unsqueeze", [f"{p}i", f"{p}axis0"], [f"{p}i1"], name=f"{p}row_index"),
+            helper.make_node("Gather", [f"{p}clean", f"{p}i1"], [f"{p}row"], axis=0, name=f"{p}row"),
+            *row,
+            *tail,
+            helper.make_node("Identity", [f"{p}cond"], [f"{p}cond_out"], name=f"{p}continue"),
+        ],
+        f"{p}row",
+        [helper.make_tensor_value_info(f"{p}i", TensorProto.INT64, []),
+         helper.make_tensor_value_info(f"{p}cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info(f"{p}cond_out", TensorProto.BOOL, []), output],
+        value_info=_row_types(f"{p}row_ids"),
+    )
+
+
+def _loop_over_rows(p: str, body: onnx.GraphProto, output: str) -> list[onnx.NodeProto]:
+    """Run `body` once per row of the input; its per-row outputs are stacked into `output`."""
+    return [
+        helper.make_node("Shape", [INPUT_NAME], [f"{p}n1"], start=0, end=1, name=f"{p}rows"),
+        helper.make_node("Squeeze", [f"{p}n1"], [f"{p}n"], name=f"{p}rows_scalar"),
+        helper.make_node("Loop", [f"{p}n", ""], [output], body=body, name=f"{p}each_row"),
+    ]
+
+
 def _model(graph: onnx.GraphProto, opsets: dict[str, int]) -> onnx.ModelProto:
     opsets = {**opsets, CUSTOM_DOMAIN: 1, "ai.onnx.ml": 2}
     model = helper.make_model(
@@ -402,30 +429,15 @@ def token_ids_model(folder: Path | None = None) -> onnx.ModelProto:
     p = PREFIX
     clean, constants = _clean_nodes(vocab, table, f"{p}clean")
     row, more = _row_nodes(vocab, table, f"{p}row", f"{p}row_ids")
-    body = helper.make_graph(
-        [
-            helper.make_node("Unsqueeze", [f"{p}i", f"{p}axis0"], [f"{p}i1"], name=f"{p}row_index"),
-            helper.make_node("Gather", [f"{p}clean", f"{p}i1"], [f"{p}row"], axis=0, name=f"{p}row"),
-            *row,
-            helper.make_node("Shape", [f"{p}row_ids"], [f"{p}length"], name=f"{p}length"),
-            helper.make_node("Sub", [f"{p}max_tokens", f"{p}length"], [f"{p}missing"], name=f"{p}missing"),
-            helper.make_node("Concat", [f"{p}zero", f"{p}missing"], [f"{p}pads"], axis=0, name=f"{p}pads"),
-            helper.make_node("Pad", [f"{p}row_ids", f"{p}pads", f"{p}minus_one"], [f"{p}padded"],
-                             name=f"{p}pad"),
-            helper.make_node("Identity", [f"{p}cond"], [f"{p}cond_out"], name=f"{p}continue"),
-        ],
-        f"{p}row",
-        [helper.make_tensor_value_info(f"{p}i", TensorProto.INT64, []),
-         helper.make_tensor_value_info(f"{p}cond", TensorProto.BOOL, [])],
-        [helper.make_tensor_value_info(f"{p}cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info(f"{p}padded", TensorProto.INT64, [MAX_TOKENS])],
-        value_info=_row_types(f"{p}row_ids"),
-    )
+    body = _row_loop_body(p, row, [
+        helper.make_node("Shape", [f"{p}row_ids"], [f"{p}length"], name=f"{p}length"),
+        helper.make_node("Sub", [f"{p}max_tokens", f"{p}length"], [f"{p}missing"], name=f"{p}missing"),
+        helper.make_node("Concat", [f"{p}zero", f"{p}missing"], [f"{p}pads"], axis=0, name=f"{p}pads"),
+        helper.make_node("Pad", [f"{p}row_ids", f"{p}pads", f"{p}minus_one"], [f"{p}padded"],
+                         name=f"{p}pad"),
+    ], helper.make_tensor_value_info(f"{p}padded", TensorProto.INT64, [MAX_TOKENS]))
     graph = helper.make_graph(
-        [*clean,
-         helper.make_node("Shape", [INPUT_NAME], [f"{p}n1"], start=0, end=1, name=f"{p}rows"),
-         helper.make_node("Squeeze", [f"{p}n1"], [f"{p}n"], name=f"{p}rows_scalar"),
-         helper.make_node("Loop", [f"{p}n", ""], ["ids"], body=body, name=f"{p}each_row")],
+        [*clean, *_loop_over_rows(p, body, "ids")],
         "minilm_tokenizer",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.STRING, ["N"])],
         [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", MAX_TOKENS])],
@@ -449,28 +461,14 @@ def build_featurizer(folder: Path | None = None) -> onnx.ModelProto:
     enc, p = encoder.graph, PREFIX
     clean, constants = _clean_nodes(vocab, table, f"{p}clean")
     row, row_constants = _row_nodes(vocab, table, f"{p}row", f"{p}row_ids")
-    body = helper.make_graph(
-        [
-            helper.make_node("Unsqueeze", [f"{p}i", f"{p}axis0"], [f"{p}i1"], name=f"{p}row_index"),
-            helper.make_node("Gather", [f"{p}clean", f"{p}i1"], [f"{p}row"], axis=0, name=f"{p}row"),
-            *row,
-            helper.make_node("Unsqueeze", [f"{p}row_ids", f"{p}axis0"], [enc.input[0].name],
-                             name=f"{p}batch_of_one"),
-            *enc.node,
-            helper.make_node("Identity", [f"{p}cond"], [f"{p}cond_out"], name=f"{p}continue"),
-        ],
-        f"{p}row",
-        [helper.make_tensor_value_info(f"{p}i", TensorProto.INT64, []),
-         helper.make_tensor_value_info(f"{p}cond", TensorProto.BOOL, [])],
-        [helper.make_tensor_value_info(f"{p}cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info(enc.output[0].name, TensorProto.FLOAT, [1, FEATURES])],
-        value_info=_row_types(f"{p}row_ids"),
-    )
+    body = _row_loop_body(p, row, [
+        helper.make_node("Unsqueeze", [f"{p}row_ids", f"{p}axis0"], [enc.input[0].name],
+                         name=f"{p}batch_of_one"),
+        *enc.node,
+    ], helper.make_tensor_value_info(enc.output[0].name, TensorProto.FLOAT, [1, FEATURES]))
     nodes = [
         *clean,
-        helper.make_node("Shape", [INPUT_NAME], [f"{p}n1"], start=0, end=1, name=f"{p}rows"),
-        helper.make_node("Squeeze", [f"{p}n1"], [f"{p}n"], name=f"{p}rows_scalar"),
-        helper.make_node("Loop", [f"{p}n", ""], [f"{p}per_row"], body=body, name=f"{p}each_row"),
+        *_loop_over_rows(p, body, f"{p}per_row"),
         helper.make_node("Reshape", [f"{p}per_row", f"{p}shape"], [OUTPUT_NAME], name=f"{p}stack"),
     ]
     graph = helper.make_graph(
