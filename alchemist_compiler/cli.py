@@ -22,18 +22,24 @@ def main() -> None:
 @main.command("compile")
 @click.argument("task_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the labeler package to (replaced atomically).")
+              help="Folder to write the labeler to: it must not exist, be empty, or be a labeler "
+                   "Alchemist wrote (replaced atomically).")
 @click.option("--offline", is_flag=True, help="Make no network call: every answer must be in alchemist.lock.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the label model and the distilled model.")
 @click.option("--jobs", default=min(2, os.cpu_count() or 1), show_default=True,
               help="Worker processes that run the programs.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs: int, quiet: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace OUTDIR even if it is not a labeler (never the task's, data's, lock's, "
+                   "current or home folder).")
+def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs: int, quiet: bool,
+                    force: bool) -> None:
     """Compile TASK_FILE (task.yaml) into a labeler package at OUTPUT."""
     from .pipeline import Options, compile_task
 
     try:
-        compile_task(task_file, out_dir, Options(offline=offline, seed=seed, jobs=jobs, show_progress=not quiet))
+        compile_task(task_file, out_dir, Options(offline=offline, seed=seed, jobs=jobs,
+                                                 show_progress=not quiet, force=force))
     except AlchemistError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from .outdir import GENERATOR
 from .resources import RUNTIME, template_env
 from .task import Task
 
@@ -94,7 +95,7 @@ def write_package(
         for path in sorted(package.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
-    manifest = {**manifest, "version": VERSION, "artifacts": artifacts}
+    manifest = {**manifest, "generator": GENERATOR, "version": VERSION, "artifacts": artifacts}
     if extensions:  # the labeler registers the extensions' custom-op library
         manifest["onnxruntime_extensions"] = True
     _write(package / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")

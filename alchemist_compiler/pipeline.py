@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from .llm import LLMStage
 from .lockfile import Exchange, Lockfile
 from .metrics import evaluate
 from .modality import get_modality
+from .outdir import check_output_dir, make_build_dir
 from .programs.build import Program, Rejection
 from .report import print_programs_table, print_summary
 from .task import Task, load_task
@@ -39,6 +39,7 @@ class Options:
     seed: int = 0
     jobs: int = 2
     show_progress: bool = True
+    force: bool = False  # replace an OUTDIR that is not a labeler (never a protected one)
 
 
 @dataclass
@@ -162,9 +163,9 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     """Compile task.yaml into a labeler package at out_dir; returns the manifest."""
     console = Console(stderr=True, quiet=not options.show_progress)
     task = load_task(task_path)
+    out_dir = check_output_dir(out_dir, task, force=options.force)
     dataset = load_dataset(task)
     modality = get_modality(task.modality)
-    out_dir = Path(out_dir).resolve()
     llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline,
                    show_progress=options.show_progress)
 
@@ -229,22 +230,24 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
     check = (sample.inputs[:CHECK_ROWS], check_votes)
-    wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check)
+    wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check,
+                  force=options.force)
     print_summary(console, metrics, ledger, out_dir, wheel)
     return manifest
 
 
-def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, check) -> str:
-    """Build the package beside out_dir, check the installed wheel, then move it into place."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    build_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
+def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, check, *,
+          force: bool) -> str:
+    """Build the package beside out_dir, check the installed wheel, then move it into place
+    (OUTDIR is checked again: the user may have put files there during the compile)."""
+    build_root = make_build_dir(out_dir)
     try:
         emit.write_package(build_root, task, emitted, label_model, model, manifest, readme)
         wheel = emit.build_wheel(build_root)
         inputs, votes = check
         expected = _onnx_proba(model, inputs, len(task.classes))
         emit.check_installed_labeler(wheel, task, inputs, expected, votes)
-        emit.replace_directory(build_root, out_dir)
+        emit.replace_directory(build_root, check_output_dir(out_dir, task, force=force))
     finally:
         shutil.rmtree(build_root, ignore_errors=True)
     return wheel.name

@@ -74,10 +74,16 @@ def test_compile_through_http_with_retries_then_offline_from_the_lock(llm_task, 
 
 @pytest.fixture
 def previous_output(tmp_path):
+    """A labeler from an earlier compile (the layout and manifest marker emit writes)."""
     out = tmp_path / "outputs" / "labeler"
-    out.mkdir(parents=True)
-    (out / "keep.txt").write_text("previous labeler")
+    (out / "src" / "old_labeler").mkdir(parents=True)
+    (out / "src" / "old_labeler" / "manifest.json").write_text('{"generator": "alchemist"}')
+    (out / "README.md").write_text("previous labeler")
     return out
+
+
+def listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 def test_offline_without_lock_fails_and_leaves_the_output_untouched(llm_task, previous_output):
@@ -87,7 +93,8 @@ def test_offline_without_lock_fails_and_leaves_the_output_untouched(llm_task, pr
     assert result.exit_code == 2
     assert re.fullmatch(r"error: --offline: 1 request\(s\) are not in alchemist.lock \(first: .*\)\n",
                         result.output)
-    assert [p.name for p in previous_output.iterdir()] == ["keep.txt"]
+    assert listing(previous_output) == ["README.md", "src", "src/old_labeler",
+                                        "src/old_labeler/manifest.json"]
 
 
 def test_failure_while_emitting_leaves_no_half_written_output(task_dir, previous_output, monkeypatch):
@@ -101,7 +108,8 @@ def test_failure_while_emitting_leaves_no_half_written_output(task_dir, previous
     write_task(task_dir, base_task(programs={"count": 0, "include": ["good.py"], "min_coverage": 0.0}))
     result = CliRunner().invoke(main, compile_args(task_dir, previous_output))
     assert isinstance(result.exception, RuntimeError)
-    assert [p.name for p in previous_output.iterdir()] == ["keep.txt"]
+    assert listing(previous_output) == ["README.md", "src", "src/old_labeler",
+                                        "src/old_labeler/manifest.json"]
     assert [p.name for p in previous_output.parent.iterdir()] == ["labeler"]  # no build dir left
 
 
