@@ -64,8 +64,17 @@ def keep_reason(stats: ProgramStats, min_coverage: float, k: int) -> str | None:
     if trusted and stats.valid_accuracy < 1.0 / k:
         return f"valid accuracy {stats.valid_accuracy:.2f} is below chance ({1.0 / k:.2f})"
     if stats.coverage < min_coverage and not (trusted and stats.valid_accuracy >= PRECISE_ACCURACY):
-        return f"coverage {stats.coverage:.3f} < min_coverage {min_coverage} and not precise on valid"
+        return f"coverage {stats.coverage:.3f} < min_coverage {min_coverage}, and {_valid_record(stats)}"
     return None
+
+
+def _valid_record(stats: ProgramStats) -> str:
+    """How the program did on valid, against what keeps a narrow program."""
+    needs = f"a narrow program needs at least {MIN_VALID_VOTES} valid votes at accuracy >= {PRECISE_ACCURACY}"
+    if stats.valid_accuracy is None:
+        return f"no votes on valid: {needs}"
+    correct = round(stats.valid_accuracy * stats.valid_votes)
+    return f"{correct} of {stats.valid_votes} correct on valid: {needs}"
 
 
 def duplicate_of(L: np.ndarray, j: int) -> int | None:

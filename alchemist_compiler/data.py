@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import difflib
 import gzip
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,38 +37,61 @@ class Dataset:
     train: Split
     valid: Split | None
     test: Split | None
+    notes: tuple[str, ...] = ()  # warnings about the data (printed by the compile)
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Rows of a .jsonl(.gz), .json, .csv(.gz) or .parquet file, as dicts."""
-    suffixes = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    if suffixes in (".jsonl", ".jsonl.gz", ".ndjson"):
-        return _read_jsonl(path)
-    if suffixes in (".csv", ".csv.gz"):
-        return list(csv.DictReader(io.StringIO(_read_text(path))))
-    if suffixes == ".json":
-        rows = json.loads(_read_text(path))
+#: file ending -> format; .gz endings are read through gzip
+FORMATS = {".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
+           ".csv.gz": "csv", ".tsv": "tsv", ".tsv.gz": "tsv", ".json": "json", ".parquet": "parquet"}
+DELIMITED = ("csv", "tsv")
+SEPARATORS = {";": "';'", "\t": "tab", "|": "'|'", ",": "','"}  # what a one-column header may hide
+
+
+def file_format(path: Path) -> str | None:
+    """The format a data file's name says (jsonl, csv, tsv, json, parquet), or None."""
+    ending = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    return FORMATS.get(ending.lower())
+
+
+def read_rows(path: Path, delimiter: str | None = None, encoding: str = "utf-8") -> list[dict]:
+    """Rows of a .jsonl(.gz), .json, .csv(.gz), .tsv(.gz) or .parquet file, as dicts.
+
+    `delimiter` defaults to "," for .csv and a tab for .tsv; `encoding` applies to text formats
+    (a UTF-8 byte-order mark is skipped).
+    """
+    kind = file_format(path)
+    if kind == "jsonl":
+        return _read_jsonl(path, encoding)
+    if kind in DELIMITED:
+        separator = delimiter or ("\t" if kind == "tsv" else ",")
+        return list(csv.DictReader(io.StringIO(_read_text(path, encoding)), delimiter=separator))
+    if kind == "json":
+        rows = json.loads(_read_text(path, encoding))
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise DataError(f"{path.name}: expected a JSON list of objects")
         return rows
-    if suffixes == ".parquet":
+    if kind == "parquet":
         return _read_parquet(path)
-    raise DataError(f"{path.name}: unsupported format (use .jsonl, .jsonl.gz, .csv, .json, .parquet)")
+    raise DataError(f"{path.name}: unsupported format (use {', '.join(FORMATS)})")
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, encoding: str) -> str:
     opener = gzip.open if path.suffix == ".gz" else open
+    encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rt", encoding=encoding) as handle:
             return handle.read()
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path.name}: not valid {err.encoding}: set data.encoding "
+                        "(e.g. latin-1, cp1252)") from None
+    except OSError as err:
         raise DataError(f"{path.name}: cannot read: {err}") from None
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path, encoding: str) -> list[dict]:
     rows = []
     # split on "\n" only: str.splitlines() also breaks on U+0085 and U+2028 inside JSON strings
-    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+    for number, line in enumerate(_read_text(path, encoding).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -88,31 +114,68 @@ def _read_parquet(path: Path) -> list[dict]:
 
 
 def parse_label(value, class_names: list[str], where: str) -> int:
-    """A gold label given as a class index (int or digit string) or a class name."""
+    """A gold label given as a class index (int, integral float or digit string) or a class name;
+    a name matches whatever its case and surrounding spaces when only one class matches."""
     if isinstance(value, bool):
         raise DataError(f"{where}: label {value!r} is not a class")
-    if isinstance(value, str) and value in class_names:
-        return class_names.index(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str):
+        if value in class_names:
+            return class_names.index(value)
+        folded = [i for i, n in enumerate(class_names) if n.casefold() == value.strip().casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        if value.strip().lstrip("-").isdigit():
+            value = int(value)
+    if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and 0 <= value < len(class_names):
         return value
-    raise DataError(f"{where}: label {value!r} is not one of the classes {class_names}")
+    close = difflib.get_close_matches(value, class_names, n=1) if isinstance(value, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise DataError(f"{where}: label {value!r} is not one of the classes {class_names}{hint}")
+
+
+def _column_hint(column: str, names: list[str], delimited: bool) -> str:
+    """Why `column` may be missing: case, spaces, another delimiter, a typo, no header."""
+    same = [n for n in names if n.strip().casefold() == column.casefold()]
+    if len(same) == 1:
+        why = "remove the spaces around it" if same[0].strip() != same[0] else "names are case-sensitive"
+        return f"; did you mean {same[0]!r}? ({why})"
+    if delimited and len(names) == 1:
+        separator = next((s for s in SEPARATORS if s in names[0]), None)
+        if separator is not None:
+            return (f"; the header looks {SEPARATORS[separator]}-separated: "
+                    f"set data.delimiter: {json.dumps(separator)}")
+    close = difflib.get_close_matches(column, names, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return "; the first line of the file must be the header" if delimited else ""
+
+
+def require_column(row: dict, column: str, key: str, path: Path, where: str) -> None:
+    """DataError naming the row, the columns it has and the likely cause, if `column` is missing."""
+    if column in row:
+        return
+    names = [n for n in row if isinstance(n, str)]
+    shown = ", ".join(map(repr, names[:12])) + (", ..." if len(names) > 12 else "")
+    hint = _column_hint(column, names, file_format(path) in DELIMITED)
+    raise DataError(f"{where}: no column {column!r} ({key}); the columns are {shown or 'none'}{hint}")
 
 
 def load_split(task: Task, name: str, path: Path, labeled: bool) -> Split:
     """Read one split; labeled splits must carry a valid gold label on every row."""
     modality = get_modality(task.modality)
-    rows = read_rows(path)
+    rows = read_rows(path, task.data.delimiter, task.data.encoding)
     if not rows:
         raise DataError(f"data.{name}: {path.name} has no rows")
     inputs, labels, weak = [], [], []
     for number, row in enumerate(rows, start=1):
         where = f"{path.name}: row {number}"
+        if isinstance(task.data.input, str):
+            require_column(row, task.data.input, "data.input", path, where)
         inputs.append(modality.program_input(row, task.data.input, where))
         if labeled:
-            if task.data.label not in row:
-                raise DataError(f"{where}: no label column {task.data.label!r} (data.label)")
+            require_column(row, task.data.label, "data.label", path, where)
             labels.append(parse_label(row[task.data.label], task.class_names, where))
         if task.programs.weak_labels_column:
             weak.append(_weak_votes(row, task, where))
@@ -144,11 +207,30 @@ def _stack_weak(weak: list[list[int]], path: Path) -> np.ndarray:
     return np.asarray(weak, dtype=np.int8)
 
 
+def _test_overlap(task: Task, valid: Split | None, test: Split | None) -> tuple[str, ...]:
+    """A warning when test is valid's file, or at least half of test's rows are in valid."""
+    if valid is None or test is None:
+        return ()
+    why = "test metrics are not independent of what valid chose"
+    if os.path.samefile(task.data.valid, task.data.test):
+        return (f"data.test is the same file as data.valid: {why}",)
+    in_valid = set(map(repr, zip(valid.inputs, valid.labels.tolist())))
+    shared = sum(repr(row) in in_valid for row in zip(test.inputs, test.labels.tolist()))
+    if 2 * shared >= len(test):
+        return (f"{shared} of {len(test)} data.test rows are also in data.valid (same input and "
+                f"label): {why}",)
+    return ()
+
+
 def load_dataset(task: Task) -> Dataset:
     """All splits of the task. The train split is unlabeled for the pipeline."""
     spec = task.data
+    train = load_split(task, "train", spec.train, labeled=False)
+    valid = load_split(task, "valid", spec.valid, labeled=True) if spec.valid else None
+    test = load_split(task, "test", spec.test, labeled=True) if spec.test else None
     return Dataset(
-        train=load_split(task, "train", spec.train, labeled=False),
-        valid=load_split(task, "valid", spec.valid, labeled=True) if spec.valid else None,
-        test=load_split(task, "test", spec.test, labeled=True) if spec.test else None,
+        train=train,
+        valid=valid,
+        test=test,
+        notes=_test_overlap(task, valid, test),
     )

@@ -165,6 +165,8 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     task = load_task(task_path)
     out_dir = check_output_dir(out_dir, task, force=options.force)
     dataset = load_dataset(task)
+    for note in task.notes + dataset.notes:
+        console.print(f"[yellow]note:[/] {note}")
     modality = get_modality(task.modality)
     llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline,
                    show_progress=options.show_progress)
@@ -183,7 +185,8 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
                                   valid_labels=valid_labels, seed=options.seed, L_valid=L_valid)
     if effective_kind(task.label_model.kind, len(kept)) != task.label_model.kind:
-        console.print(f"[yellow]{len(kept)} columns: {task.label_model.kind} needs "
+        kept_text = f"{len(kept)} program{'s' if len(kept) != 1 else ''} kept"
+        console.print(f"[yellow]only {kept_text}: {task.label_model.kind} needs at least "
                       f"{SNORKEL_MIN_COLUMNS}, using {label_model['kind']}[/]")
     if "selection" in label_model:
         console.print(f"label model auto: {label_model['selection']}")

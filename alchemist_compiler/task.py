@@ -1,10 +1,16 @@
-"""Stage 1: read and validate task.yaml into a `Task` (pydantic; unknown keys are errors)."""
+"""Stage 1: read and validate task.yaml into a `Task` (pydantic; unknown keys are errors).
+
+Errors speak task.yaml, not pydantic: every error is listed on one line, with the key, the expected
+shape (an example) and, for an unknown key, the closest known one.
+"""
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -28,31 +34,49 @@ IMPLEMENTED_LABEL_MODELS = (
     "snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid", "auto"
 )
 IMPLEMENTED_MODALITIES = ("text",)
+DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("general", "description", "exemplars", "keywords", "rules")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: The shape of this section in task.yaml, shown when a value is not a mapping.
+    example: ClassVar[str] = "{...}"
 
 
 class ClassSpec(_Strict):
+    example = "{name: spam, description: self-promotion and links} (or just the name: spam)"
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
 
 
 class DataSpec(_Strict):
+    example = "{train: data/train.jsonl, valid: data/valid.jsonl, input: text, label: label}"
     train: Path
     valid: Path | None = None
     test: Path | None = None
     input: str | list[str] = "text"
     label: str = "label"
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] | None = None  # .csv ",", .tsv tab
+    encoding: str = "utf-8"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
+        return encoding
 
 
 class Price(_Strict):
+    example = "{prompt: 0.00015, completion: 0.0006}"
     prompt: Annotated[float, Field(ge=0)] = 0.0
     completion: Annotated[float, Field(ge=0)] = 0.0
 
 
 class LLMSpec(_Strict):
+    example = "{model: gpt-4o-mini, base_url: null, api_key_env: OPENAI_API_KEY}"
     model: Annotated[str, Field(min_length=1)] = "gpt-4o-mini"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -65,10 +89,9 @@ class LLMSpec(_Strict):
 
 
 class ProgramsSpec(_Strict):
+    example = "{count: 10, strategies: [general, keywords], include: [my_rule.py]}"
     count: Annotated[int, Field(ge=0, le=200)] = 10
-    strategies: Annotated[list[Strategy], Field(min_length=1)] = [
-        "general", "description", "exemplars", "keywords", "rules"
-    ]
+    strategies: Annotated[list[Strategy], Field(min_length=1)] = list(DEFAULT_STRATEGIES)
     supplementary: dict[Strategy, str] = {}
     min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.10
     include: list[Path] = []
@@ -79,6 +102,7 @@ class ProgramsSpec(_Strict):
 
 
 class LabelModelSpec(_Strict):
+    example = "{kind: snorkel}"
     kind: LabelModelKind = "snorkel"
 
     @field_validator("kind")
@@ -90,6 +114,7 @@ class LabelModelSpec(_Strict):
 
 
 class DistillSpec(_Strict):
+    example = "{features: hashing, hidden: [32, 32], seeds: 5}"
     features: Literal["hashing", "minilm"] = "hashing"
     hidden: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1)] = [32, 32]
     seeds: Annotated[int, Field(ge=1, le=20)] = 5
@@ -110,6 +135,14 @@ class Task(_Strict):
     label_model: LabelModelSpec = LabelModelSpec()
     distill: DistillSpec = DistillSpec()
     _path: Path = PrivateAttr()
+    _notes: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _names_alone_are_classes(cls, classes: Any) -> Any:
+        if isinstance(classes, list):
+            return [{"name": c} if isinstance(c, str) else c for c in classes]
+        return classes
 
     @field_validator("name")
     @classmethod
@@ -138,8 +171,8 @@ class Task(_Strict):
         if "exemplars" in self.programs.strategies and self.programs.count > 0:
             if self.data.valid is None and "exemplars" not in self.programs.supplementary:
                 raise ValueError(
-                    "programs.strategies: 'exemplars' needs labeled rows (data.valid) "
-                    "or programs.supplementary.exemplars"
+                    "programs.strategies: 'exemplars' needs labeled rows: add data.valid or "
+                    "programs.supplementary.exemplars, or remove 'exemplars'"
                 )
         return self
 
@@ -164,6 +197,11 @@ class Task(_Strict):
     def lock_path(self) -> Path:
         return self._path.parent / "alchemist.lock"
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What loading changed on the user's behalf (printed by the compile)."""
+        return self._notes
+
 
 def _resolve_paths(raw: dict, base: Path) -> dict:
     data = raw.get("data")
@@ -179,41 +217,122 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
     return raw
 
 
+def _drop_exemplars_without_valid(raw: dict) -> str | None:
+    """Default strategies and no labeled rows: leave out `exemplars` (it shows valid rows)."""
+    data, programs = raw.get("data"), raw.get("programs", {})
+    if not isinstance(data, dict) or data.get("valid") is not None or not isinstance(programs, dict):
+        return None
+    supplementary = programs.get("supplementary")
+    if "strategies" in programs or programs.get("count") == 0 or (
+        isinstance(supplementary, dict) and "exemplars" in supplementary
+    ):
+        return None
+    raw["programs"] = {**programs, "strategies": [s for s in DEFAULT_STRATEGIES if s != "exemplars"]}
+    return ("no data.valid: the exemplars strategy is left out (it shows labeled rows; add data.valid "
+            "or programs.supplementary.exemplars to use it)")
+
+
+def _submodel(annotation: Any) -> type[_Strict] | None:
+    """The task.yaml section (a _Strict model) inside an annotation such as `list[X] | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, _Strict):
+        return annotation
+    return next((m for m in map(_submodel, get_args(annotation)) if m is not None), None)
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys allowed where `loc` (the path of an unknown key) points."""
+    model: type[_Strict] | None = Task
+    for part in loc[:-1]:
+        if isinstance(part, str):
+            field = model.model_fields.get(part)
+            model = _submodel(field.annotation) if field is not None else None
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _message(error: dict) -> str:
+    """One pydantic error in task.yaml's words (no pydantic class names)."""
+    kind, loc = error["type"], error["loc"]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1, cutoff=0.6)
+        return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "model_type":
+        example = getattr(_STRICT_MODELS.get(error["ctx"]["class_name"]), "example", "{...}")
+        return f"expected a mapping like {example}, got {_shown(error['input'])}"
+    if kind in ("list_type", "dict_type"):
+        return f"expected a {kind.removesuffix('_type')}, got {_shown(error['input'])}"
+    return error["msg"].removeprefix("Value error, ")
+
+
 def _format_validation_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{key}: {message}{extra}"
+    messages = []
+    for error in err.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        messages.append(f"{key}: {_message(error)}" if key else _message(error))
+    count = f"{len(messages)} errors: " if len(messages) > 1 else ""
+    return count + "; ".join(messages)
+
+
+def _yaml_error(name: str, err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    if mark is None:
+        return f"{name}: not valid YAML: {err}".splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+    started = f" ({context} at line {start.line + 1}, column {start.column + 1})" if context and start else ""
+    return f"{name}: {where}: not valid YAML: {err.problem}{started}"
 
 
 def load_task(path: str | Path) -> Task:
     """Parse and validate a task file; raise TaskError naming the key at fault."""
     path = Path(path).resolve()
+    if path.is_dir():
+        raise TaskError(f"{path}: is a folder; give the task file (task.yaml)")
     if not path.is_file():
         raise TaskError(f"{path.name}: task file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise TaskError(f"{path.name}: not valid YAML: {err}".splitlines()[0]) from None
+        raise TaskError(_yaml_error(path.name, err)) from None
     if not isinstance(raw, dict):
         raise TaskError(f"{path.name}: expected a mapping of keys at the top level")
+    note = _drop_exemplars_without_valid(raw)
     try:
         task = Task.model_validate(_resolve_paths(raw, path.parent))
     except ValidationError as err:
         raise TaskError(f"{path.name}: {_format_validation_error(err)}") from None
     task._path = path
+    task._notes = (note,) if note else ()
     _check_files_exist(task)
     return task
+
+
+def _check_file(file: Path, key: str) -> None:
+    if file.is_dir():
+        raise TaskError(f"{key}: is a folder, not a file: {file}")
+    if not file.is_file():
+        raise TaskError(f"{key}: file not found: {file}")
 
 
 def _check_files_exist(task: Task) -> None:
     for split in ("train", "valid", "test"):
         file = getattr(task.data, split)
-        if file is not None and not file.is_file():
-            raise TaskError(f"data.{split}: file not found: {file}")
+        if file is not None:
+            _check_file(file, f"data.{split}")
     for i, file in enumerate(task.programs.include):
-        if not file.is_file():
-            raise TaskError(f"programs.include.{i}: file not found: {file}")
+        _check_file(file, f"programs.include.{i}")
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_all_subclasses(sub))]
+
+
+_STRICT_MODELS: dict[str, type[_Strict]] = {c.__name__: c for c in _all_subclasses(_Strict)}

@@ -97,6 +97,18 @@ def test_offline_without_lock_fails_and_leaves_the_output_untouched(llm_task, pr
                                         "src/old_labeler/manifest.json"]
 
 
+def test_notes_on_the_task_and_data_are_printed_before_any_request(llm_task, tmp_path):
+    task = base_task(programs={"count": 2})
+    del task["data"]["valid"]
+    write_task(llm_task, task)
+    args = ["compile", str(llm_task / "task.yaml"), "-o", str(tmp_path / "out"), "--offline"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert "note: no data.valid: the exemplars strategy is left out" in output
+    assert output.index("note:") < output.index("error: --offline")
+
+
 def test_failure_while_emitting_leaves_no_half_written_output(task_dir, previous_output, monkeypatch):
     from alchemist_compiler import emit
 
@@ -138,6 +150,7 @@ def test_a_rejected_program_is_reported_and_the_compile_goes_on(task_dir, tmp_pa
     result = CliRunner().invoke(main, compile_args(task_dir, out)[:-1])
     assert result.exit_code == 0, result.output
     assert "bad.py: line 1: forbidden-import" in result.output
+    assert "only 1 program kept: snorkel needs at least 3, using majority" in " ".join(result.output.split())
     manifest = json.loads(next(out.glob("src/*/manifest.json")).read_text())
     assert len(manifest["programs"]) == 1
     assert any(d.startswith("bad.py: line 1: forbidden-import") for d in manifest["dropped"])
