@@ -1,30 +1,38 @@
-"""Sandbox worker: runs untrusted labeling programs on behalf of `sandbox.ProgramPool`.
+"""Sandbox worker: runs ONE untrusted labeling program on behalf of `sandbox.ProgramPool`.
 
 A standalone, standard-library-only script, started by the parent as
-`python -S -s -P _sandbox_worker.py` with the environment `PYTHONHASHSEED=0`; never imported.
+`python -S -s -P _sandbox_worker.py` with an environment holding only `PYTHONHASHSEED=0` and an
+empty temporary directory as cwd; never imported. One process runs one program: nothing another
+program did can reach it.
 
-Defenses, in the order they are set up: stdout/stderr go to a sink; the allowed modules are
-imported; resource limits (address space, no core files, no file writes, no new processes or
-file descriptors); an audit hook (`_audit`) that refuses every audited operation except the
-worker's own compile and exec of each program source; then programs load with reduced builtins
-and a guarded importer. A refused operation raises `SandboxRefusal` in the program and makes the
-call count as an exception even if the program catches it.
+Set-up, in order, before any program code runs:
+  1. stdout is kept as the protocol channel; fds 1 and 2 go to /dev/null, sys.stdout/err to a sink.
+  2. The modules of the import policy (`program_policy.json` beside this file) are imported and
+     the shared vote buffer (an inherited fd) is mapped.
+  3. The parent's config frame is read.
+  4. OS layers (`_isolate`, Linux): a new network namespace where permitted;
+     PR_SET_NO_NEW_PRIVS; Landlock with no filesystem access where the kernel has it.
+  5. Resource limits: address space, no core files, no file writes, no new processes, no new
+     file descriptors (the parent sets RLIMIT_CPU from outside).
+  6. The last OS layer (`_filter_syscalls`): a seccomp-BPF filter, default deny (EPERM), that
+     allows only memory management, reading the parent's pipe, writing the protocol channel,
+     and exiting (`_seccomp_rules`); other architectures' calls kill the process.
+  7. An audit hook refuses every audited event except the worker's own compile/exec of the
+     program source (a second, Python-level layer: it turns attempts into counted exceptions).
+  8. The program loads with the policy's builtins and an importer that serves fresh module
+     proxies holding only the policy's attributes.
 
-Protocol. Every message in both directions is a frame: a big-endian u32 body length, then the body.
-  parent -> worker
-    1st: JSON {"sources", "skip", "n_classes", "call_timeout", "load_timeout", "tick", "memory_mb"}
-    then one per task: JSON header {"task": id, "programs": [index, ...]}, then b"\\n" and the rows,
-      one JSON text each, joined by b"\\n". End of input means: exit.
-  worker -> parent
-    body length 0: heartbeat (sent while calls make progress within their time budget).
-    otherwise: JSON header, b"\\n", payload:
-      {"hello": true} once resource limits are in place;
-      {"program": i, "error": str | null} after loading each program not in "skip";
-      {"task": id, "exceptions": [...], "timeouts": [...], "invalid": [...]} per task (one count
-      per task program), payload = int8 votes, program-major (programs x rows), -1 = abstain;
-      or, instead, {"stuck": {"program": i, "row": r}} (r counts from the task's first row) when
-      a call keeps running STUCK_TICKS ticks past its budget, swallowing every interrupt; the
-      worker exits right after it, and the parent reruns the rest of the task elsewhere.
+Protocol: every message is a frame, a big-endian u32 body length, then the body.
+  parent -> worker: 1st frame: JSON config {"source", "n_classes", "memory_mb", "buffer_fd",
+    "buffer_rows", "confine", "escape_hatch"}; then one frame per chunk: a JSON array of rows
+    (at most buffer_rows). End of input: exit.
+  worker -> parent: JSON {"ready": {"seccomp": bool, "landlock": bool, "netns": bool}} once
+    contained; {"loaded": null | error string} after running the program's module code;
+    {"done": n} after each chunk of n rows.
+Shared buffer (mapped from buffer_fd): native u32 `started`, u32 `exceptions`, u32 `invalid`,
+then one int8 vote per row of the chunk. `started` is set to i + 1 before the call on row i and
+the vote is stored after it, so the parent times each call from outside this process (it kills
+the process when `started` stops moving) and keeps the votes of the rows before a hung one.
 """
 
 from __future__ import annotations
@@ -32,114 +40,26 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
+import mmap
 import os
+import platform
 import resource
 import signal
 import struct
 import sys
-import time
 import types
 
-ALLOWED_MODULES = frozenset(
-    {
-        "re",
-        "math",
-        "string",
-        "collections",
-        "collections.abc",
-        "itertools",
-        "functools",
-        "statistics",
-        "unicodedata",
-    }
-)
-SAFE_BUILTINS = (
-    "abs",
-    "all",
-    "any",
-    "ascii",
-    "bin",
-    "bool",
-    "bytearray",
-    "bytes",
-    "callable",
-    "chr",
-    "classmethod",
-    "complex",
-    "dict",
-    "divmod",
-    "enumerate",
-    "filter",
-    "float",
-    "format",
-    "frozenset",
-    "hasattr",
-    "hash",
-    "hex",
-    "int",
-    "isinstance",
-    "issubclass",
-    "iter",
-    "len",
-    "list",
-    "map",
-    "max",
-    "min",
-    "next",
-    "object",
-    "oct",
-    "ord",
-    "pow",
-    "print",
-    "property",
-    "range",
-    "repr",
-    "reversed",
-    "round",
-    "set",
-    "slice",
-    "sorted",
-    "staticmethod",
-    "str",
-    "sum",
-    "super",
-    "tuple",
-    "type",
-    "zip",
-    "Ellipsis",
-    "NotImplemented",
-    "__build_class__",
-)
-MAX_ERROR_CHARS = 500
-STUCK_TICKS = 3  # ticks an overrunning call may go on swallowing interrupts before the worker quits
-
+_POLICY_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "program_policy.json")
 _LENGTH = struct.Struct(">I")
-_HEARTBEAT = _LENGTH.pack(0)
+_HEADER = struct.Struct("=III")  # started, exceptions, invalid
+MAX_ERROR_CHARS = 500
 _RAISED = object()
 _INVALID = object()
 
-# State shared with the SIGALRM handler. Module globals are the cheapest to update per call, so a
-# call only bumps _calls and sets _active; the handler times it from the first tick that sees it.
-_channel = -1  # protocol fd (the original stdout)
-_ticking = False  # the periodic timer is armed (during a task or the load phase)
-_budget = 1.0  # seconds one call may take
-_tick = 0.25  # seconds between SIGALRMs
-_active = False  # a program call is running
-_calls = 0  # calls started so far: a change between ticks proves progress
-_calls_at_last_tick = 0
-_call_seen_at = 0.0  # when a tick first saw the current _calls value
-_expired = False  # the last call overran its budget
-_column_program = -1  # the program a task is calling now (-1 while loading)
-_calls_before_column = 0  # _calls when that program's column started: locates the current row
-
 # State of the audit hook.
-_compiling = False  # the worker itself is compiling a program source
-_exec_permit: object = None  # the one code object the worker may exec next (a program's module)
+_compiling = False  # the worker itself is compiling the program source
+_exec_permit: object = None  # the one code object the worker may exec next (the program's module)
 _refused = ""  # the last refused audit event since the last call's outcome was taken
-
-
-class _CallTimeout(BaseException):
-    """Raised into a program call that overran its time budget."""
 
 
 class SandboxRefusal(RuntimeError):
@@ -156,52 +76,169 @@ class _Sink:
         pass
 
 
-def _on_tick(signum: int, frame: object) -> None:
-    """Periodic SIGALRM: heartbeat while calls progress within budget; interrupt overrunning calls.
+# ---------------------------------------------------------------------------------------------
+# OS containment (Linux)
+# ---------------------------------------------------------------------------------------------
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+_EPERM = 1
+_PROT_EXEC = 4
+_RET_ALLOW = 0x7FFF0000
+_RET_ERRNO_EPERM = 0x00050000 | _EPERM
+_RET_KILL_PROCESS = 0x80000000
+# seccomp_data: int nr (offset 0), u32 arch (4), u64 instruction_pointer (8), u64 args[6] (16).
+_NR_OFFSET, _ARCH_OFFSET, _ARGS_OFFSET = 0, 4, 16
+# BPF opcodes: BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_JMP|BPF_JSET|BPF_K,
+# BPF_JMP|BPF_JGE|BPF_K, BPF_RET|BPF_K.
+_LD, _JEQ, _JSET, _JGE, _RET = 0x20, 0x15, 0x45, 0x35, 0x06
+_X32_SYSCALL_BIT = 0x40000000
 
-    A call is interrupted between budget and budget + 2 ticks after it started (again at every
-    tick if it swallows the exception; after STUCK_TICKS more, the worker reports it and exits).
-    Code stuck outside any call (a finalizer, say) or a call over budget sends no heartbeat, so
-    the parent kills the worker.
-    """
-    global _calls_at_last_tick, _call_seen_at, _expired
-    if not _ticking:
-        return
-    now = time.monotonic()
-    progressed = _calls != _calls_at_last_tick
-    if progressed:
-        _calls_at_last_tick = _calls
-        _call_seen_at = now
-    overrun = _active and now - _call_seen_at >= _budget
-    if progressed or (_active and not overrun):
-        try:
-            os.write(_channel, _HEARTBEAT)
-        except OSError:
-            os._exit(1)  # the parent is gone
-    if overrun:
-        _expired = True
-        if _column_program >= 0 and now - _call_seen_at >= _budget + STUCK_TICKS * _tick:
-            _give_up()
-        raise _CallTimeout
+# Syscall numbers per architecture (audit arch, {name: number}). Only allowed calls are named:
+# everything else (open*, socket, connect, execve, fork, clone*, kill, tgkill, ptrace,
+# process_vm_*, prctl, seccomp, unshare, mount, ioctl, ...) gets EPERM.
+_ARCHES = {
+    "x86_64": (0xC000003E, {
+        "read": 0, "write": 1, "close": 3, "mmap": 9, "mprotect": 10, "munmap": 11, "brk": 12,
+        "rt_sigprocmask": 14, "rt_sigreturn": 15, "sched_yield": 24, "mremap": 25, "madvise": 28,
+        "getpid": 39, "exit": 60, "gettimeofday": 96, "gettid": 186, "futex": 202,
+        "restart_syscall": 219, "clock_gettime": 228, "clock_getres": 229, "exit_group": 231,
+    }),
+    "aarch64": (0xC00000B7, {
+        "read": 63, "write": 64, "close": 57, "mmap": 222, "mprotect": 226, "munmap": 215,
+        "brk": 214, "rt_sigprocmask": 135, "rt_sigreturn": 139, "sched_yield": 124,
+        "mremap": 216, "madvise": 233, "getpid": 172, "exit": 93, "gettimeofday": 169,
+        "gettid": 178, "futex": 98, "restart_syscall": 128, "clock_gettime": 113,
+        "clock_getres": 114, "exit_group": 94,
+    }),
+}
+_LANDLOCK_CREATE_RULESET, _LANDLOCK_RESTRICT_SELF = 444, 446  # the same on every architecture
+_LANDLOCK_CREATE_RULESET_VERSION = 1
 
 
-def _give_up() -> None:
-    """Tell the parent which call will not stop, then exit: the program swallows every interrupt."""
-    row = _calls - _calls_before_column - 1
-    _send({"stuck": {"program": _column_program, "row": row}})
-    os._exit(0)
+def _seccomp_rules(channel: int) -> dict[str, tuple[str, int, int] | None]:
+    """Allowed syscalls: None = always; ("fd", arg, value) = only when args[arg] == value;
+    ("clear", arg, mask) = only when args[arg] & mask == 0."""
+    rules: dict[str, tuple[str, int, int] | None] = dict.fromkeys(
+        ("close", "munmap", "brk", "rt_sigprocmask", "rt_sigreturn", "sched_yield", "mremap",
+         "madvise", "getpid", "exit", "gettimeofday", "gettid", "futex", "restart_syscall",
+         "clock_gettime", "clock_getres", "exit_group"))
+    rules["read"] = ("fd", 0, 0)  # the parent's pipe only
+    rules["write"] = ("fd", 0, channel)  # the protocol channel only
+    rules["mmap"] = ("clear", 2, _PROT_EXEC)  # no new executable memory
+    rules["mprotect"] = ("clear", 2, _PROT_EXEC)
+    return rules
 
 
+def seccomp_program(arch: str, channel: int) -> list[tuple[int, int, int, int]]:
+    """The BPF filter as (code, jt, jf, k) instructions: default EPERM, foreign ABIs killed."""
+    audit_arch, numbers = _ARCHES[arch]
+    prog = [
+        (_LD, 0, 0, _ARCH_OFFSET),
+        (_JEQ, 1, 0, audit_arch),
+        (_RET, 0, 0, _RET_KILL_PROCESS),
+        (_LD, 0, 0, _NR_OFFSET),
+    ]
+    if arch == "x86_64":  # x32 syscalls share the arch value: refuse them all
+        prog += [(_JGE, 0, 1, _X32_SYSCALL_BIT), (_RET, 0, 0, _RET_KILL_PROCESS)]
+    for name, rule in _seccomp_rules(channel).items():
+        nr = numbers[name]
+        if rule is None:
+            prog += [(_JEQ, 0, 1, nr), (_RET, 0, 0, _RET_ALLOW)]
+            continue
+        kind, arg, value = rule
+        check = (_JEQ, 0, 1, value) if kind == "fd" else (_JSET, 1, 0, value)
+        prog += [
+            (_JEQ, 0, 4, nr),
+            (_LD, 0, 0, _ARGS_OFFSET + 8 * arg),  # low 32 bits (little-endian)
+            check,
+            (_RET, 0, 0, _RET_ALLOW),
+            (_RET, 0, 0, _RET_ERRNO_EPERM),
+        ]
+    prog.append((_RET, 0, 0, _RET_ERRNO_EPERM))
+    return prog
+
+
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, libc
+
+
+def _enter_network_namespace(libc) -> bool:
+    """A new, empty network namespace (no interfaces): as root directly, else in a user namespace."""
+    return libc.unshare(_CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
+
+
+def _restrict_landlock(ctypes, libc) -> bool:
+    """Landlock: handle every filesystem (and, where known, network and scope) right, grant none."""
+    abi = libc.syscall(_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                       ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
+    if abi < 1:
+        return False
+    fs_bits = {1: 13, 2: 14, 3: 15, 4: 15}.get(abi, 16)  # REFER (v2), TRUNCATE (v3), IOCTL_DEV (v5)
+    fields = [(1 << fs_bits) - 1]
+    if abi >= 4:
+        fields.append(0b11)  # BIND_TCP, CONNECT_TCP
+    if abi >= 6:
+        fields.append(0b11)  # scope: abstract unix sockets, signals
+    attr = (ctypes.c_uint64 * len(fields))(*fields)
+    ruleset = libc.syscall(_LANDLOCK_CREATE_RULESET, ctypes.byref(attr),
+                           ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return False
+    try:
+        return libc.syscall(_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(ruleset)
+
+
+def _install_seccomp(ctypes, libc, arch: str, channel: int) -> bool:
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+
+    program = seccomp_program(arch, channel)
+    filters = (SockFilter * len(program))(*program)
+    fprog = SockFprog(len(program), filters)
+    return libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+
+
+def _isolate() -> dict[str, bool]:
+    """The OS layers set before resource limits: network namespace, no new privileges, Landlock."""
+    state = {"seccomp": False, "landlock": False, "netns": False}
+    if sys.platform != "linux" or platform.machine() not in _ARCHES:
+        return state
+    ctypes, libc = _libc()
+    state["netns"] = _enter_network_namespace(libc)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        state["landlock"] = _restrict_landlock(ctypes, libc)
+        state["seccomp"] = True  # installed last, by _filter_syscalls
+    return state
+
+
+def _filter_syscalls(channel: int) -> bool:
+    """The last layer: after it, not even setrlimit or prctl is possible."""
+    ctypes, libc = _libc()
+    return _install_seccomp(ctypes, libc, platform.machine(), channel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Python-level layers
+# ---------------------------------------------------------------------------------------------
 def _audit(event: str, args: tuple) -> None:
-    """Audit hook: refuse every audited event but the worker's own loading of program sources.
+    """Audit hook: refuse every audited event but the worker's own loading of the program.
 
-    Plain labeling code raises no audit events. What does is refused: open, socket.*,
-    subprocess.Popen, os.system/exec*/spawn*/posix_spawn/fork/kill, ctypes.*, import (every
-    allowed module is already loaded, and loaded modules raise no event), compile/exec/eval,
-    sys._getframe, object.__getattr__ (code and frame attributes), marshal, pickle, sys.settrace,
-    sys.addaudithook and the rest. The exceptions: while the worker compiles a source (no program
-    code runs then), "compile" and "open" (a SyntaxError looks for its "<program i>" file); and
-    "exec" of the code object that compile produced, once.
+    Exceptions: while the worker compiles the source (no program code runs then), "compile" and
+    "open" (a SyntaxError looks for its "<program>" file); and "exec" of the code object that
+    compile produced, once.
     """
     global _exec_permit, _refused
     if _compiling and event in ("compile", "open"):
@@ -213,124 +250,34 @@ def _audit(event: str, args: tuple) -> None:
     raise SandboxRefusal(f"the sandbox refused {event!r}")
 
 
-def _take_refused() -> str:
-    """The event refused since the last call's outcome was taken, or "" (then clears it)."""
-    global _refused
-    refused, _refused = _refused, ""
-    return refused
+def _load_policy() -> dict:
+    with open(_POLICY_FILE, encoding="utf-8") as file:
+        return json.load(file)
 
 
-def _start_ticking(budget: float, tick: float) -> None:
-    global _ticking, _budget, _tick
-    _budget, _tick = budget, tick
-    _ticking = True
-    signal.setitimer(signal.ITIMER_REAL, tick, tick)
-
-
-def _stop_ticking() -> None:
-    global _ticking
-    _ticking = False
-    signal.setitimer(signal.ITIMER_REAL, 0, 0)
-
-
-def _timed_call(fn, arg):
-    """fn(arg) under the call budget: its result, or _RAISED; sets _expired if it overran."""
-    global _active, _calls
-    _calls += 1
-    _active = True
-    try:
-        try:
-            result = fn(arg)
-        finally:
-            _active = False
-    except BaseException:  # noqa: BLE001 - programs may raise anything, SystemExit included
-        result = _RAISED
-    _active = False
-    return result
-
-
-def _take_expired() -> bool:
-    """Whether the last call overran its budget (then clears the flag)."""
-    global _expired
-    expired, _expired = _expired, False
-    return expired
-
-
-def _redirect_output() -> int:
-    """Keep the real stdout as the protocol channel; send fds 1, 2 and sys.stdout/err to a sink."""
-    channel = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    sys.stdout = sys.stderr = _Sink()
-    return channel
-
-
-def _lower_limit(which: int, value: int) -> None:
-    _soft, hard = resource.getrlimit(which)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    resource.setrlimit(which, (value, value))
-
-
-def _limit_resources(memory_mb: int, channel: int) -> None:
-    """Cap memory; forbid core dumps, file writes, new processes and new file descriptors."""
-    _lower_limit(resource.RLIMIT_AS, memory_mb * 2**20)
-    _lower_limit(resource.RLIMIT_CORE, 0)
-    _lower_limit(resource.RLIMIT_FSIZE, 0)
-    _lower_limit(resource.RLIMIT_NPROC, 0)
-    _lower_limit(resource.RLIMIT_NOFILE, channel + 1)
-
-
-def _read_frame() -> bytes | None:
-    """Next frame body from the parent, or None at end of input."""
-    prefix = sys.stdin.buffer.read(_LENGTH.size)
-    if len(prefix) < _LENGTH.size:
-        return None
-    (length,) = _LENGTH.unpack(prefix)
-    body = sys.stdin.buffer.read(length)
-    return body if len(body) == length else None
-
-
-def _send(header: dict, payload: bytes = b"") -> None:
-    """Write one frame; SIGALRM is blocked meanwhile so no heartbeat lands inside it."""
-    body = json.dumps(header).encode() + b"\n" + payload
-    data = memoryview(_LENGTH.pack(len(body)) + body)
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-    try:
-        while data:
-            data = data[os.write(_channel, data) :]
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _module_proxy(name: str) -> types.ModuleType:
-    """A fresh module object holding only the public, non-module attributes of an allowed module."""
+def _module_proxy(name: str, policy: dict) -> types.ModuleType:
+    """A fresh module object holding only the policy's attributes of an allowed module."""
     module = sys.modules[name]
     proxy = types.ModuleType(name)
-    public = getattr(module, "__all__", None) or [a for a in dir(module) if not a.startswith("_")]
-    for attr in public:
-        value = getattr(module, attr, None)
-        if value is not None and not isinstance(value, types.ModuleType):
-            setattr(proxy, attr, value)
-    for child in ALLOWED_MODULES:
+    for attr in policy["modules"][name]:
+        setattr(proxy, attr, getattr(module, attr))
+    for child in policy["modules"]:
         parent, _, leaf = child.rpartition(".")
         if parent == name:
-            setattr(proxy, leaf, _module_proxy(child))
+            setattr(proxy, leaf, _module_proxy(child, policy))
     return proxy
 
 
-def _guarded_importer():
-    """An __import__ that serves per-program proxies of the allowed modules and refuses the rest."""
+def _guarded_importer(policy: dict):
+    """An __import__ that serves proxies of the policy's modules and refuses the rest."""
     proxies: dict[str, types.ModuleType] = {}
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level != 0 or name not in ALLOWED_MODULES:
+        if level != 0 or name not in policy["modules"]:
             raise ImportError(f"import of {name!r} is not allowed in labeling programs")
         top, *path = name.split(".")
         if top not in proxies:
-            proxies[top] = _module_proxy(top)
+            proxies[top] = _module_proxy(top, policy)
         module = proxies[top]
         if not fromlist:
             return module
@@ -341,15 +288,13 @@ def _guarded_importer():
     return guarded_import
 
 
-def _restricted_builtins() -> dict:
-    """Builtins for one program: the safe allowlist, every exception class, a guarded __import__."""
-    table = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
-    table.update(
-        (name, value)
-        for name, value in vars(builtins).items()
-        if isinstance(value, type) and issubclass(value, BaseException)
-    )
-    table["__import__"] = _guarded_importer()
+def _restricted_builtins(policy: dict, escape_hatch: dict | None) -> dict:
+    """The policy's builtins and exception classes, and the guarded __import__."""
+    table = {name: getattr(builtins, name) for name in policy["builtins"]}
+    table.update((name, getattr(builtins, name)) for name in policy["exceptions"])
+    table["__import__"] = _guarded_importer(policy)
+    if escape_hatch is not None:  # tests only: hands the program the real os and libc
+        table["__escape__"] = lambda: escape_hatch
     return table
 
 
@@ -357,57 +302,35 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
 
 
-def _permitted_code(source: str, filename: str) -> types.CodeType:
-    """Compile a program source; the audit hook lets this compile and one exec of its code pass."""
+def _take_refused() -> str:
+    global _refused
+    refused, _refused = _refused, ""
+    return refused
+
+
+def _load_program(source: str, table: dict):
+    """Run the program's module code: (label function, None) or (None, error)."""
     global _compiling, _exec_permit
-    _compiling = True
+    namespace = {"__builtins__": table, "__name__": "program"}
     try:
-        code = compile(source, filename, "exec")
-    finally:
-        _compiling = False
-    _exec_permit = code
-    return code
-
-
-def _load_program(index: int, source: str):
-    """Run a program's module code under the load budget: (label function, None) or (None, error)."""
-    namespace = {"__builtins__": _restricted_builtins(), "__name__": f"program_{index}"}
-
-    def run_module(source: str):
+        _compiling = True
         try:
-            exec(_permitted_code(source, f"<program {index}>"), namespace)  # noqa: S102
-        except Exception as error:  # noqa: BLE001 - formatted inside the timed call on purpose
-            return _describe(error)
-        label = namespace.get("label")
-        return label if callable(label) else "TypeError: the program defines no callable label(x)"
-
-    outcome = _timed_call(run_module, source)
+            code = compile(source, "<program>", "exec")
+        finally:
+            _compiling = False
+        _exec_permit = code
+        exec(code, namespace)  # noqa: S102 - the untrusted program, contained by the layers above
+    except BaseException as error:  # noqa: BLE001 - programs may raise anything, SystemExit included
+        refused = _take_refused()
+        return None, (f"SandboxRefusal: the sandbox refused {refused!r}" if refused
+                      else _describe(error))
     refused = _take_refused()
-    if _take_expired():
-        return None, f"TimeoutError: loading took longer than {_budget:g} s"
     if refused:
         return None, f"SandboxRefusal: the sandbox refused {refused!r}"
-    if outcome is _RAISED:
-        return None, "BaseException: loading raised SystemExit, KeyboardInterrupt or similar"
-    if type(outcome) is str:
-        return None, outcome
-    return outcome, None
-
-
-def _load_programs(config: dict) -> dict[int, object]:
-    """Load every program not in config["skip"], reporting each outcome to the parent."""
-    skip = set(config["skip"])
-    programs = {}
-    _start_ticking(config["load_timeout"], config["tick"])
-    for index, source in enumerate(config["sources"]):
-        if index in skip:
-            continue
-        label, error = _load_program(index, source)
-        if label is not None:
-            programs[index] = label
-        _send({"program": index, "error": error})
-    _stop_ticking()
-    return programs
+    label = namespace.get("label")
+    if not callable(label):
+        return None, "TypeError: the program defines no callable label(x)"
+    return label, None
 
 
 def _as_vote(value: object, n_classes: int) -> object:
@@ -420,92 +343,126 @@ def _as_vote(value: object, n_classes: int) -> object:
     return value if -1 <= value < n_classes else _INVALID
 
 
-def _label_column(label, n_classes: int, rows: list, raw_rows: list[bytes], fresh_copies: bool):
-    """One program over all rows: (int8 votes, exceptions, timeouts, invalid).
-
-    The per-row call is `_timed_call` inlined (it is the hot loop); the returned object is
-    validated and dropped inside the timed region, so its finalizers are timed too.
-    """
-    global _active, _calls, _expired, _refused
-    votes = bytearray(b"\xff" * len(rows))
-    exceptions = timeouts = invalid = 0
-    for r, x in enumerate(rows):
-        if fresh_copies and isinstance(x, (dict, list)):
-            x = json.loads(raw_rows[r])  # a program must not see another program's mutations
-        _calls += 1
-        _active = True
+def _label_chunk(label, rows: list, n_classes: int, header: memoryview, votes: memoryview) -> None:
+    """Label every row, storing progress, counts and votes in the shared buffer as it goes."""
+    global _refused
+    exceptions = invalid = 0
+    header[1] = header[2] = 0
+    for i, x in enumerate(rows):
+        header[0] = i + 1
         try:
-            try:
-                vote = label(x)
-                if type(vote) is not int or not -1 <= vote < n_classes:
-                    vote = _as_vote(vote, n_classes)
-            finally:
-                _active = False
+            vote = label(x)
+            if type(vote) is not int or not -1 <= vote < n_classes:
+                vote = _as_vote(vote, n_classes)
         except BaseException:  # noqa: BLE001 - programs may raise anything, SystemExit included
             vote = _RAISED
-        _active = False
-        if _expired:
-            _expired = False
-            _refused = ""
-            timeouts += 1
-        elif _refused or vote is _RAISED:
+        if _refused or vote is _RAISED:
             _refused = ""
             exceptions += 1
+            header[1] = exceptions
+            vote = -1
         elif vote is _INVALID:
             invalid += 1
-        else:
-            votes[r] = vote & 0xFF
-    return votes, exceptions, timeouts, invalid
+            header[2] = invalid
+            vote = -1
+        votes[i] = vote
 
 
-def _watch_column(program: int) -> None:
-    """Note which program is about to label the task's rows (for `_give_up`)."""
-    global _column_program, _calls_before_column
-    _column_program, _calls_before_column = program, _calls
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+def _redirect_output() -> int:
+    """Keep the real stdout as the protocol channel; send fds 1, 2 and sys.stdout/err to a sink."""
+    channel = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stdout = sys.stderr = _Sink()
+    return channel
 
 
-def _run_task(body: bytes, programs: dict, config: dict) -> tuple[dict, bytes]:
-    """Apply the task's programs to its rows: the result header and the program-major votes."""
-    head, *raw_rows = body.split(b"\n")
-    task = json.loads(head)
-    rows = json.loads(b"[" + b",".join(raw_rows) + b"]")
-    header = {"task": task["task"], "exceptions": [], "timeouts": [], "invalid": []}
-    columns = []
-    _start_ticking(config["call_timeout"], config["tick"])
-    for position, index in enumerate(task["programs"]):
-        label = programs.get(index)
-        if label is None:  # failed to load in this worker: abstain, count nothing
-            columns.append(b"\xff" * len(rows))
-            counts = (0, 0, 0)
-        else:
-            _watch_column(index)
-            votes, *counts = _label_column(
-                label, config["n_classes"], rows, raw_rows, fresh_copies=position > 0
-            )
-            columns.append(votes)
-        for key, count in zip(("exceptions", "timeouts", "invalid"), counts):
-            header[key].append(count)
-    _stop_ticking()
-    return header, b"".join(columns)
+def _read_exactly(size: int) -> bytes:
+    chunks = []
+    while size:
+        data = os.read(0, min(size, 1 << 20))
+        if not data:
+            return b""
+        chunks.append(data)
+        size -= len(data)
+    return b"".join(chunks)
+
+
+def _read_frame() -> bytes | None:
+    """Next frame body from the parent, or None at end of input."""
+    prefix = _read_exactly(_LENGTH.size)
+    if len(prefix) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(prefix)
+    body = _read_exactly(length)
+    return body if len(body) == length else None
+
+
+def _send(channel: int, message: dict) -> None:
+    body = json.dumps(message).encode()
+    data = memoryview(_LENGTH.pack(len(body)) + body)
+    while data:
+        data = data[os.write(channel, data):]
+
+
+def _lower_limit(which: int, value: int) -> None:
+    _soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def _limit_resources(config: dict, channel: int) -> None:
+    """Cap memory; forbid core dumps, file writes, new processes and new fds. (The parent sets
+    RLIMIT_CPU from outside, per job, with prlimit.)"""
+    _lower_limit(resource.RLIMIT_AS, config["memory_mb"] * 2**20)
+    _lower_limit(resource.RLIMIT_CORE, 0)
+    _lower_limit(resource.RLIMIT_FSIZE, 0)
+    _lower_limit(resource.RLIMIT_NPROC, 0)
+    _lower_limit(resource.RLIMIT_NOFILE, channel + 1)
 
 
 def main() -> None:
-    global _channel
-    _channel = _redirect_output()
-    for name in sorted(ALLOWED_MODULES):
+    channel = _redirect_output()
+    policy = _load_policy()
+    for name in sorted(policy["modules"]):
         importlib.import_module(name)  # now, while files may still be opened
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGALRM, _on_tick)
     first = _read_frame()
     if first is None:
         return
     config = json.loads(first)
-    _limit_resources(config["memory_mb"], _channel)
-    sys.addaudithook(_audit)
-    _send({"hello": True})
-    programs = _load_programs(config)
+    buffer = mmap.mmap(config["buffer_fd"], _HEADER.size + config["buffer_rows"])
+    os.close(config["buffer_fd"])
+    header = memoryview(buffer)[: _HEADER.size].cast("I")
+    votes = memoryview(buffer)[_HEADER.size:].cast("b")
+    hatch = None
+    if config["escape_hatch"]:
+        ctypes, libc = _libc()
+        hatch = {"os": os, "ctypes": ctypes, "libc": libc}
+    state = {"seccomp": False, "landlock": False, "netns": False}
+    if config["confine"]:
+        state = _isolate()
+    _limit_resources(config, channel)
+    if state.get("seccomp"):
+        state["seccomp"] = _filter_syscalls(channel)
+    if hatch is None:  # with the test-only escape hatch, the program has beaten this layer
+        sys.addaudithook(_audit)
+    _send(channel, {"ready": state})
+    label, error = _load_program(config["source"], _restricted_builtins(policy, hatch))
+    _send(channel, {"loaded": error})
+    if label is None:
+        return
+    n_classes = config["n_classes"]
     while (body := _read_frame()) is not None:
-        _send(*_run_task(body, programs, config))
+        rows = json.loads(body)
+        _label_chunk(label, rows, n_classes, header, votes)
+        _send(channel, {"done": len(rows)})
 
 
 if __name__ == "__main__":

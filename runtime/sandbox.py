@@ -1,27 +1,41 @@
-"""Apply untrusted labeling programs to inputs, in sandboxed worker processes.
+"""Apply untrusted labeling programs to inputs: one contained worker process per program.
 
-Program code never runs in this process. Each worker (`_sandbox_worker.py`, stdlib only) loads
-every program once, under resource limits, restricted builtins, an import allowlist and an audit
-hook that refuses files, sockets, processes, imports and code objects, and labels chunks of rows
-sent as JSON; votes come back as raw int8 bytes plus a small JSON header, which are validated
-here (nothing a worker sends is unpickled). A per-call timer in the worker turns slow calls into
-timeout abstains; a call that swallows every interrupt is named by its worker, which then exits:
-a timeout abstain, and the rest of the task is rerun. A worker that dies, stalls (no heartbeat),
-or breaks the protocol is killed and replaced, and its task is bisected: rows one by one, then a
-failing row program by program; a (row, program) that still brings a worker down is a timeout
-abstain. The wire protocol is described in `_sandbox_worker.py`. POSIX only.
+Program code never runs in this process. Each program runs alone in its own worker process
+(`_sandbox_worker.py`, stdlib only), contained by the operating system: a seccomp-BPF filter
+(default deny), no new privileges, Landlock and a network namespace where the kernel allows, an
+empty environment and working directory, resource limits. Its Python-level layers (policy
+builtins and module proxies, an audit hook) come on top. See the worker's docstring.
+
+This process enforces every limit from outside, where a program cannot reach it:
+  - per call: the worker raises a shared counter before each call; a counter that does not move
+    for `call_timeout` (+ a grace) is a timeout: the process is killed, the call abstains, and a
+    fresh process goes on from the next row. A crash (memory, C stack) is counted the same way.
+  - per program and apply(): a time budget (the wall-clock time its processes spent labeling,
+    backed by the kernel's RLIMIT_CPU on each process) and a stop after
+    `max_consecutive_timeouts`; a stopped program's remaining rows abstain and
+    `ApplyResult.stopped` says why.
+  - memory: RLIMIT_AS in the worker and an RSS watchdog here.
+  - protocol: every frame and the shared buffer are validated (size, JSON, ranges, counts);
+    a violation stops that program, never the apply.
+Nothing a worker sends is unpickled; votes come back through a shared buffer of int8.
+POSIX only; OS containment on Linux (x86_64, aarch64).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import mmap
 import os
 import selectors
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -35,18 +49,25 @@ _WORKER_SCRIPT = Path(__file__).with_name("_sandbox_worker.py")
 # No site (-S, -s) and no script directory on sys.path (-P). Not -I: it implies -E, which would
 # ignore the fixed hash seed that keeps set/dict-of-str iteration identical in every worker.
 _WORKER_FLAGS = ("-S", "-s", "-P")
-_WORKER_ENV = {"PYTHONHASHSEED": "0"}
+_WORKER_ENV = {"PYTHONHASHSEED": "0"}  # and nothing else: no keys, no HOME, no OPENAI_*
 _LENGTH = struct.Struct(">I")
-_MAX_HEADER_BYTES = 1 << 16
+_HEADER = struct.Struct("=III")  # started, exceptions, invalid
+_MAX_FRAME_BYTES = 1 << 12
 _MAX_ERROR_CHARS = 500
-_STARTUP_LIMIT_S = 10.0  # a new worker must say hello within this
+_STARTUP_LIMIT_S = 30.0  # a new worker must report ready within this (a loaded machine is slow)
 _EXIT_GRACE_S = 1.0  # for workers to exit by themselves on close()
-_STALL_GRACE_S = 1.0  # scheduling slack on top of a call's budget before a silent worker is killed
+_CALL_GRACE_S = 0.5  # scheduling slack on top of call_timeout before a call is killed
 _MIN_LOAD_BUDGET_S = 1.0
-_MAX_TICK_S = 0.25
-_COUNT_KEYS = ("exceptions", "timeouts", "invalid")
-_CRASHED_WHILE_LOADING = "the program crashed or hung the sandbox worker while loading"
-_ROW_ENCODER = json.JSONEncoder(ensure_ascii=True)  # ASCII JSON never holds a raw b"\n"
+_MAX_TICK_S = 0.05
+BUDGET_BASE_S = 30.0  # default time budget per program and apply(): this ...
+BUDGET_PER_ROW_S = 0.001  # ... plus this per row
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=True)
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_warned_unconfined = False
+
+
+class ContainmentUnavailable(RuntimeError):
+    """The OS cannot contain program processes here (no seccomp), and containment is required."""
 
 
 @dataclass
@@ -55,172 +76,138 @@ class ApplyResult:
 
     votes: np.ndarray  # int8 (n, m); -1 = abstain
     exceptions: np.ndarray  # int64 (m,): calls that raised
-    timeouts: np.ndarray  # int64 (m,): calls over the time limit, or that killed their worker
+    timeouts: np.ndarray  # int64 (m,): calls over the time limit, or that crashed their process
     invalid: np.ndarray  # int64 (m,): calls that returned anything but an int in [-1, k-1]
     load_errors: list[str | None]  # per program: None, or why it failed to load (column all -1)
+    stopped: list[str | None] = field(default_factory=list)  # why a program was stopped early
+    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))  # float (m,): time labeling
 
 
 class _ProtocolError(Exception):
     """A worker sent something that does not follow the protocol."""
 
 
-@dataclass
-class _Task:
-    """Rows [start, stop) to label with some programs."""
+class _Process:
+    """One worker process running one program, spoken to over non-blocking framed pipes."""
 
-    start: int
-    stop: int
-    programs: tuple[int, ...]
-    id: int = 0
-
-    def pieces(self) -> list[_Task]:
-        """The next bisection level: single rows, else single programs, else nothing left."""
-        if self.stop - self.start > 1:
-            return [_Task(row, row + 1, self.programs) for row in range(self.start, self.stop)]
-        if len(self.programs) > 1:
-            return [_Task(self.start, self.stop, (p,)) for p in self.programs]
-        return []
-
-
-@dataclass
-class _Job:
-    """One apply() call: the encoded rows, the work queue and the results so far."""
-
-    rows_json: list[bytes]
-    n_programs: int
-    progress: Callable[[int], None] | None
-    tasks: deque[_Task] = field(default_factory=deque)
-
-    def __post_init__(self) -> None:
-        n, m = len(self.rows_json), self.n_programs
-        self.votes = np.full((n, m), -1, dtype=np.int8)
-        self.counts = np.zeros((len(_COUNT_KEYS), m), dtype=np.int64)
-        self.outstanding = np.zeros(n, dtype=np.int64)  # per row: (row, program) pairs not done
-
-    def plan(self, programs: tuple[int, ...], chunk_size: int) -> None:
-        """Queue row chunks for the given programs (with none, every row is done at once)."""
-        n = len(self.rows_json)
-        self.outstanding[:] = len(programs)
-        if not programs:
-            if n and self.progress is not None:
-                self.progress(n)
-            return
-        for start in range(0, n, chunk_size):
-            self.tasks.append(_Task(start, min(start + chunk_size, n), programs))
-
-    def record(self, task: _Task, votes: np.ndarray, counts: np.ndarray) -> None:
-        columns = list(task.programs)
-        self.votes[task.start : task.stop, columns] = votes
-        self.counts[:, columns] += counts
-        self._finish(task)
-
-    def retry(self, task: _Task) -> None:
-        """Requeue a task whose worker failed, one bisection level down; a lone pair times out."""
-        pieces = task.pieces()
-        if pieces:
-            self.tasks.extendleft(reversed(pieces))
-        else:
-            self._time_out(task)
-
-    def retry_without(self, task: _Task, program: int, row: int) -> None:
-        """Requeue a task but for one (row, program) call that would not stop: a timeout."""
-        self._time_out(_Task(row, row + 1, (program,)))
-        others = tuple(p for p in task.programs if p != program)
-        pieces = [
-            _Task(task.start, task.stop, others),
-            _Task(task.start, row, (program,)),
-            _Task(row + 1, task.stop, (program,)),
-        ]
-        self.tasks.extendleft(reversed([p for p in pieces if p.programs and p.stop > p.start]))
-
-    def _time_out(self, task: _Task) -> None:
-        """Count a timeout for a single (row, program) task and finish it."""
-        self.counts[_COUNT_KEYS.index("timeouts"), task.programs[0]] += 1
-        self._finish(task)
-
-    def _finish(self, task: _Task) -> None:
-        remaining = self.outstanding[task.start : task.stop]
-        remaining -= len(task.programs)
-        done = int(np.count_nonzero(remaining == 0))
-        if done and self.progress is not None:
-            self.progress(done)
-
-    def result(self, load_errors: list[str | None]) -> ApplyResult:
-        for program, error in enumerate(load_errors):
-            if error is not None:
-                self.votes[:, program] = -1
-                self.counts[:, program] = 0
-        exceptions, timeouts, invalid = self.counts
-        return ApplyResult(self.votes, exceptions, timeouts, invalid, list(load_errors))
-
-
-class _Worker:
-    """One sandbox process, spoken to over non-blocking framed pipes."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, *_WORKER_FLAGS, str(_WORKER_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            bufsize=0,
-            env=_WORKER_ENV,
-            start_new_session=True,  # a terminal's Ctrl-C must not reach the programs
-        )
+    def __init__(self, config: dict, buffer_rows: int, cwd: str) -> None:
+        self.buffer_rows = buffer_rows
+        fd = _shared_fd(_HEADER.size + buffer_rows)
+        try:
+            self.buffer = mmap.mmap(fd, _HEADER.size + buffer_rows)
+            self.proc = subprocess.Popen(
+                [sys.executable, *_WORKER_FLAGS, str(_WORKER_SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+                env=_WORKER_ENV,
+                cwd=cwd,
+                pass_fds=(fd,),
+                start_new_session=True,  # a terminal's Ctrl-C must not reach the programs
+            )
+        finally:
+            os.close(fd)
         self.reader = self.proc.stdout.fileno()
         self.writer = self.proc.stdin.fileno()
         os.set_blocking(self.writer, False)
         self.inbox = bytearray()
         self.outbox = bytearray()
-        self.task: _Task | None = None
-        self.max_body = _MAX_HEADER_BYTES
-        self.last_heard = time.monotonic()
-        self.broken = False  # its stdin failed: treat as stalled
+        self.state = "starting"  # -> loading -> idle <-> running
+        self.deadline = time.monotonic() + _STARTUP_LIMIT_S
+        self.cpu_allowance = 0.0
+        self.chunk = (0, 0)
+        self.sent_at = self.last_progress = 0.0
+        self.started_seen = 0
+        self.dead = False
+        self.send(json.dumps({**config, "buffer_fd": fd, "buffer_rows": buffer_rows}).encode())
 
+    # -- pipes ---------------------------------------------------------------------------------
     def send(self, body: bytes) -> None:
         self.outbox += _LENGTH.pack(len(body)) + body
         self.flush()
 
     def flush(self) -> None:
-        """Write as much of the outbox as the pipe takes now (raises OSError if the worker died)."""
+        """Write as much of the outbox as the pipe takes now; a broken pipe marks it dead."""
         try:
             written = os.write(self.writer, self.outbox)
         except BlockingIOError:
             return
+        except OSError:
+            self.dead = True
+            return
         del self.outbox[:written]
 
-    def receive(self) -> bool:
-        """Read what the worker has sent; False at end of file (the worker died)."""
-        data = os.read(self.reader, 1 << 20)
-        if data:
-            self.inbox += data
-            self.last_heard = time.monotonic()
-        return bool(data)
+    def receive(self) -> None:
+        """Read what the worker sent; end of file marks it dead."""
+        try:
+            data = os.read(self.reader, 1 << 16)
+        except OSError:
+            data = b""
+        if not data:
+            self.dead = True
+        self.inbox += data
 
-    def frames(self) -> Iterator[bytes]:
-        """Complete non-heartbeat frame bodies received so far."""
+    def messages(self) -> Iterator[dict]:
+        """Complete frames received so far, as JSON objects."""
         while len(self.inbox) >= _LENGTH.size:
             (length,) = _LENGTH.unpack_from(self.inbox)
-            if length > self.max_body:
-                raise _ProtocolError(f"frame of {length} bytes")
+            if length > _MAX_FRAME_BYTES:
+                raise _ProtocolError(f"a frame of {length} bytes")
             end = _LENGTH.size + length
             if len(self.inbox) < end:
                 return
             body = bytes(self.inbox[_LENGTH.size : end])
             del self.inbox[:end]
-            if body:
-                yield body
+            try:
+                message = json.loads(body)
+            except (ValueError, RecursionError) as error:
+                raise _ProtocolError("a frame that is not JSON") from error
+            if not isinstance(message, dict) or len(message) != 1:
+                raise _ProtocolError("a frame that is not a one-key object")
+            yield message
 
-    def stalled(self, limit: float) -> bool:
-        return self.broken or time.monotonic() - self.last_heard > limit
+    # -- the shared buffer ---------------------------------------------------------------------
+    def counters(self) -> tuple[int, int, int]:
+        return _HEADER.unpack_from(self.buffer, 0)
 
-    def close_pipes(self) -> None:
-        """Close both pipes; an idle worker exits when it reads the end of its input."""
-        self.proc.stdin.close()
-        self.proc.stdout.close()
+    def votes(self, rows: int) -> np.ndarray:
+        return np.frombuffer(self.buffer, dtype=np.int8, count=rows, offset=_HEADER.size).copy()
+
+    def start_chunk(self, body: bytes, start: int, stop: int) -> None:
+        self.buffer[: _HEADER.size] = bytes(_HEADER.size)
+        self.chunk = (start, stop)
+        self.state = "running"
+        self.sent_at = self.last_progress = time.monotonic()
+        self.started_seen = 0
+        self.send(body)
+
+    # -- limits --------------------------------------------------------------------------------
+    def allow_cpu(self, seconds: float) -> None:
+        """Raise this process's RLIMIT_CPU soft limit by `seconds` (the kernel's backstop)."""
+        self.cpu_allowance += seconds
+        if not hasattr(os, "sched_getaffinity"):  # prlimit is Linux-only
+            return
+        import resource
+
+        _soft, hard = resource.prlimit(self.proc.pid, resource.RLIMIT_CPU)
+        soft = math.ceil(self.cpu_allowance) + 1
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        try:
+            resource.prlimit(self.proc.pid, resource.RLIMIT_CPU, (soft, hard))
+        except (ProcessLookupError, PermissionError):
+            pass  # it is gone; the parent's own budget still holds
+
+    def rss_bytes(self) -> int:
+        try:
+            with open(f"/proc/{self.proc.pid}/statm", "rb") as statm:
+                return int(statm.read().split()[1]) * _PAGE_BYTES
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def kill(self) -> None:
-        """Kill the worker and anything it forked (its own session), then reap it."""
+        """Kill the worker (its own session), close its pipes and reap it."""
         if self.proc.returncode is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -229,99 +216,110 @@ class _Worker:
         self.close_pipes()
         self.proc.wait()
 
-
-def _stop_all(slots: list[_Worker | None]) -> None:
-    """Let every worker exit on end of input; kill and reap those still running after a grace."""
-    workers = [worker for worker in slots if worker is not None]
-    slots[:] = [None] * len(slots)
-    for worker in workers:
-        worker.close_pipes()
-    deadline = time.monotonic() + _EXIT_GRACE_S
-    for worker in workers:
-        try:
-            worker.proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
-        except subprocess.TimeoutExpired:
-            worker.kill()
-
-
-def _wait_readable(workers: list[_Worker], timeout: float) -> list[_Worker]:
-    """Flush pending writes and wait up to timeout; the workers that have data (or EOF) to read."""
-    with selectors.DefaultSelector() as selector:
-        for worker in workers:
-            selector.register(worker.reader, selectors.EVENT_READ, (worker, True))
-            if worker.outbox:
-                selector.register(worker.writer, selectors.EVENT_WRITE, (worker, False))
-        ready = selector.select(max(timeout, 0.0))
-    readable = []
-    for key, _ in ready:
-        worker, is_read = key.data
-        if is_read:
-            readable.append(worker)
-        else:
+    def close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
             try:
-                worker.flush()
+                pipe.close()
             except OSError:
-                worker.broken = True
+                pass
+
+
+def _shared_fd(size: int) -> int:
+    """A file descriptor of `size` zero bytes in memory, shared with a worker."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("alchemist-votes", 0)
+    else:
+        with tempfile.TemporaryFile() as file:
+            fd = os.dup(file.fileno())
+    os.ftruncate(fd, size)
+    return fd
+
+
+def _stop_all(processes: list[_Process | None], cwd: str) -> None:
+    """Let every worker exit on end of input; kill and reap those still running after a grace."""
+    alive = [p for p in processes if p is not None]
+    processes[:] = [None] * len(processes)
+    for process in alive:
+        process.close_pipes()
+    deadline = time.monotonic() + _EXIT_GRACE_S
+    for process in alive:
+        try:
+            process.proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            pass
+        process.kill()
+    shutil.rmtree(cwd, ignore_errors=True)
+
+
+def _wait_readable(processes: list[_Process], timeout: float) -> set[_Process]:
+    """Flush pending writes and wait up to timeout; the processes with data (or EOF) to read."""
+    with selectors.DefaultSelector() as selector:
+        for process in processes:
+            selector.register(process.reader, selectors.EVENT_READ, (process, True))
+            if process.outbox:
+                selector.register(process.writer, selectors.EVENT_WRITE, (process, False))
+        ready = selector.select(max(timeout, 0.0))
+    readable = set()
+    for key, _ in ready:
+        process, is_read = key.data
+        if is_read:
+            readable.add(process)
+        else:
+            process.flush()
     return readable
 
 
-def _parse_header(body: bytes) -> tuple[dict, bytes]:
-    head, _, payload = body.partition(b"\n")
-    try:
-        header = json.loads(head)
-    except (ValueError, RecursionError) as error:
-        raise _ProtocolError("bad header") from error
-    if not isinstance(header, dict):
-        raise _ProtocolError("header is not an object")
-    return header, payload
+@dataclass
+class _Job:
+    """One apply() call: the encoded rows and the results so far."""
+
+    rows_json: list[bytes]
+    n_programs: int
+    progress: Callable[[float], None] | None
+    budget_s: float
+
+    def __post_init__(self) -> None:
+        n, m = len(self.rows_json), self.n_programs
+        self.votes = np.full((n, m), -1, dtype=np.int8)
+        self.counts = np.zeros((3, m), dtype=np.int64)  # exceptions, timeouts, invalid
+        self.stopped: list[str | None] = [None] * m
+        self.seconds = np.zeros(m)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows_json)
+
+    def chunk_body(self, start: int, stop: int) -> bytes:
+        return b"[" + b",".join(self.rows_json[start:stop]) + b"]"
+
+    def advance(self, rows: int) -> None:
+        """Report progress: `rows` calls of one program, in rows of all programs."""
+        if rows and self.progress is not None and self.n_programs:
+            self.progress(rows / self.n_programs)
 
 
-def _is_int(value: object) -> bool:
-    return type(value) is int
+@dataclass
+class _Column:
+    """One program's pass over one job's rows."""
 
-
-def _parse_stuck(stuck: object, task: _Task) -> tuple[int, int]:
-    """(program, absolute row) of a call the worker reports as stuck, validated."""
-    if not isinstance(stuck, dict):
-        raise _ProtocolError("bad stuck report")
-    program, row = stuck.get("program"), stuck.get("row")
-    if not (_is_int(program) and program in task.programs):
-        raise _ProtocolError("stuck report for another program")
-    if not (_is_int(row) and 0 <= row < task.stop - task.start):
-        raise _ProtocolError("stuck report for another row")
-    return program, task.start + row
-
-
-def _parse_result(
-    header: dict, payload: bytes, task: _Task, n_classes: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Votes (rows, programs) and counts (3, programs) from a result frame, fully validated."""
-    rows, programs = task.stop - task.start, len(task.programs)
-    if header.get("task") != task.id or not _is_int(header.get("task")):
-        raise _ProtocolError("result for another task")
-    counts = [header.get(key) for key in _COUNT_KEYS]
-    if not all(
-        isinstance(c, list) and len(c) == programs and all(_is_int(v) and v >= 0 for v in c)
-        for c in counts
-    ):
-        raise _ProtocolError("bad counts")
-    if len(payload) != rows * programs:
-        raise _ProtocolError("bad vote payload size")
-    votes = np.frombuffer(payload, dtype=np.int8).reshape(programs, rows).T
-    count_array = np.array(counts, dtype=np.int64)
-    if votes.size and (votes.min() < -1 or votes.max() >= n_classes):
-        raise _ProtocolError("vote out of range")
-    if (count_array.sum(axis=0) > (votes == -1).sum(axis=0)).any():
-        raise _ProtocolError("more failed calls than abstains")
-    return votes, count_array
+    program: int
+    next_row: int = 0
+    consecutive_timeouts: int = 0
+    finished: bool = False
 
 
 class ProgramPool:
-    """Worker processes holding m loaded labeling programs; apply() labels inputs with all of them.
+    """Labeling programs, each run in its own contained worker process; apply() labels inputs.
 
     A program is Python source defining `label(x) -> int`: a class index in [0, n_classes - 1],
-    or -1 to abstain. Programs may import only the modules in `_sandbox_worker.ALLOWED_MODULES`.
-    Use as a context manager, or call close(); apply() may be called any number of times.
+    or -1 to abstain, that may import only what `program_policy.json` allows. Up to `workers`
+    programs run at once; a program's process is kept for later apply() calls. Use as a
+    context manager, or call close().
+
+    `require_confinement`: without OS containment (not Linux, or seccomp unavailable), raise
+    ContainmentUnavailable (True) or warn once and go on (False). `_confine` and
+    `_escape_hatch` exist for tests only: the first skips the OS layers (to test the refusal),
+    the second hands every program the real os and libc (to test the OS layers alone).
     """
 
     def __init__(
@@ -332,31 +330,37 @@ class ProgramPool:
         workers: int = 2,
         call_timeout: float = 1.0,
         memory_mb: int = 2048,
-        chunk_size: int = 512,
+        chunk_size: int = 2048,
+        time_budget_s: float | None = None,
+        max_consecutive_timeouts: int = 3,
+        require_confinement: bool = True,
+        _confine: bool = True,
+        _escape_hatch: bool = False,
     ) -> None:
         if not 1 <= n_classes <= 127:
             raise ValueError(f"n_classes must be in [1, 127], got {n_classes}")
-        if workers < 1 or chunk_size < 1 or call_timeout <= 0 or memory_mb < 1:
-            raise ValueError("workers, chunk_size, call_timeout and memory_mb must be positive")
+        if min(workers, chunk_size, call_timeout, memory_mb, max_consecutive_timeouts) <= 0:
+            raise ValueError("workers, chunk_size, call_timeout, memory_mb and "
+                             "max_consecutive_timeouts must be positive")
         self._sources = list(sources)
         if not all(isinstance(source, str) for source in self._sources):
             raise TypeError("program sources must be str")
         self._n_classes = n_classes
+        self._workers = workers
         self._chunk_size = chunk_size
-        self._memory_mb = int(memory_mb)
-        self._call_timeout = call_timeout
+        self._memory_bytes = int(memory_mb) * 2**20
+        self._call_limit = call_timeout + _CALL_GRACE_S
         self._load_budget = max(call_timeout, _MIN_LOAD_BUDGET_S)
-        self._tick = min(max(call_timeout / 4, 0.01), _MAX_TICK_S)
+        self._tick = min(max(call_timeout / 4, 0.005), _MAX_TICK_S)
+        self._time_budget_s = time_budget_s
+        self._max_consecutive = max_consecutive_timeouts
+        self._require_confinement = require_confinement
+        self._config = {"n_classes": n_classes, "memory_mb": int(memory_mb),
+                        "confine": _confine, "escape_hatch": _escape_hatch}
         self._load_errors: list[str | None] = [None] * len(self._sources)
-        self._next_task_id = 0
-        self._slots: list[_Worker | None] = [None] * workers
-        self._finalizer = weakref.finalize(self, _stop_all, self._slots)
-        try:
-            for index in range(workers):
-                self._slots[index] = self._spawn()
-        except BaseException:
-            self.close()
-            raise
+        self._processes: list[_Process | None] = [None] * len(self._sources)
+        self._cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
+        self._finalizer = weakref.finalize(self, _stop_all, self._processes, self._cwd)
 
     def __enter__(self) -> Self:
         return self
@@ -368,172 +372,225 @@ class ProgramPool:
         """Stop all workers and reap them. Idempotent."""
         self._finalizer()
 
-    def apply(self, inputs: Sequence, progress: Callable[[int], None] | None = None) -> ApplyResult:
+    def apply(
+        self, inputs: Sequence, progress: Callable[[float], None] | None = None
+    ) -> ApplyResult:
         """Votes of every program on every input (JSON-serializable values).
 
-        progress(k), if given, is called with the number of rows just finished.
+        progress(r), if given, is called as work finishes, with r in rows (fractions of a row
+        when some programs are done with it); the calls add up to len(inputs).
         """
         if not self._finalizer.alive:
             raise RuntimeError("the ProgramPool is closed")
         rows_json = [_ROW_ENCODER.encode(row).encode("ascii") for row in inputs]
-        job = _Job(rows_json, len(self._sources), progress)
-        job.plan(self._loaded_programs(), self._chunk_size)
+        budget = self._time_budget_s
+        if budget is None:
+            budget = BUDGET_BASE_S + BUDGET_PER_ROW_S * len(rows_json)
+        job = _Job(rows_json, len(self._sources), progress, budget)
+        queue = deque(_Column(p) for p in range(len(self._sources)))
+        running: list[_Column] = []
         try:
-            self._run(job)
+            while queue or running:
+                while queue and len(running) < self._workers:
+                    column = queue.popleft()
+                    self._begin(column, job)
+                    if not column.finished:
+                        running.append(column)
+                self._serve(running, job)
+                running = [column for column in running if not column.finished]
         except BaseException:
-            self._discard_busy_workers()
+            for column in running:
+                self._discard(column.program)
             raise
-        return job.result(self._load_errors)
+        return self._result(job)
 
-    def _loaded_programs(self) -> tuple[int, ...]:
-        return tuple(i for i, error in enumerate(self._load_errors) if error is None)
-
-    def _call_stall_limit(self) -> float:
-        return self._call_timeout + self._tick + _STALL_GRACE_S
-
-    def _run(self, job: _Job) -> None:
-        """Dispatch tasks and collect results until the job is done."""
-        limit = self._call_stall_limit()
-        while job.tasks or self._busy():
-            self._dispatch(job)
-            busy = self._busy()
-            if not busy:
-                continue
-            wait = min(worker.last_heard + limit for worker in busy) - time.monotonic()
-            for worker in _wait_readable(busy, wait):
-                self._collect(worker, job)
-            for worker in self._busy():
-                if worker.stalled(limit):
-                    self._fail(worker, job)
-
-    def _busy(self) -> list[_Worker]:
-        return [w for w in self._slots if w is not None and w.task is not None]
-
-    def _dispatch(self, job: _Job) -> None:
-        """Give each idle worker a task, starting replacement workers as needed."""
-        for index, worker in enumerate(self._slots):
-            if not job.tasks:
-                return
-            if worker is None:
-                worker = self._slots[index] = self._spawn()
-            if worker.task is None:
-                self._assign(worker, job.tasks.popleft(), job)
-
-    def _assign(self, worker: _Worker, task: _Task, job: _Job) -> None:
-        self._next_task_id += 1
-        task.id = self._next_task_id
-        header = json.dumps({"task": task.id, "programs": list(task.programs)}).encode()
-        worker.task = task
-        worker.max_body = _MAX_HEADER_BYTES + (task.stop - task.start) * len(task.programs)
-        worker.last_heard = time.monotonic()
-        try:
-            worker.send(b"\n".join([header, *job.rows_json[task.start : task.stop]]))
-        except OSError:  # it died while idle: the task never ran, so requeue it unchanged
-            worker.task = None
-            self._fail(worker, job)
-            job.tasks.appendleft(task)
-
-    def _collect(self, worker: _Worker, job: _Job) -> None:
-        """Read from a worker and record its result; a dead or misbehaving worker fails its task."""
-        try:
-            if not worker.receive():
-                raise _ProtocolError("worker exited")
-            for body in worker.frames():
-                if worker.task is None:
-                    raise _ProtocolError("result without a task")
-                header, payload = _parse_header(body)
-                if "stuck" in header:
-                    self._fail(worker, job, _parse_stuck(header["stuck"], worker.task))
-                    return
-                votes, counts = _parse_result(header, payload, worker.task, self._n_classes)
-                job.record(worker.task, votes, counts)
-                worker.task = None
-        except (_ProtocolError, OSError):
-            self._fail(worker, job)
-
-    def _fail(self, worker: _Worker, job: _Job, stuck: tuple[int, int] | None = None) -> None:
-        """Kill a worker (replaced on the next dispatch) and requeue its task: without the stuck
-        (program, row) call if the worker named one, else one bisection level down."""
-        worker.kill()
-        self._slots[self._slots.index(worker)] = None
-        if worker.task is None:
+    # -- scheduling ----------------------------------------------------------------------------
+    def _begin(self, column: _Column, job: _Job) -> None:
+        """Start a column: nothing to do for a program that failed to load, else a process."""
+        if self._load_errors[column.program] is not None:
+            self._finish(column, job)
             return
-        if stuck is None:
-            job.retry(worker.task)
-        else:
-            job.retry_without(worker.task, *stuck)
+        process = self._process(column.program)
+        process.allow_cpu(job.budget_s)
+        if process.state == "idle":
+            self._next_chunk(column, job)
 
-    def _discard_busy_workers(self) -> None:
-        """After an interrupted apply(): kill workers whose results would arrive late."""
-        for index, worker in enumerate(self._slots):
-            if worker is not None and worker.task is not None:
-                worker.kill()
-                self._slots[index] = None
+    def _process(self, program: int) -> _Process:
+        process = self._processes[program]
+        if process is None:
+            config = {**self._config, "source": self._sources[program]}
+            process = self._processes[program] = _Process(config, self._chunk_size, self._cwd)
+        return process
 
-    def _spawn(self) -> _Worker:
-        """A started worker with the programs loaded.
-
-        A program that crashes or hangs the worker while loading gets a load error, and the
-        start is retried without it.
-        """
-        while True:
-            worker = _Worker()
+    def _serve(self, running: list[_Column], job: _Job) -> None:
+        """Wait for the running columns' processes, then handle what they sent and their limits."""
+        processes = [self._processes[c.program] for c in running]
+        readable = _wait_readable(processes, self._tick)
+        for column, process in zip(running, processes):
             try:
-                if self._handshake(worker):
-                    return worker
-            except BaseException:
-                worker.kill()
-                raise
+                if process in readable:
+                    process.receive()
+                for message in process.messages():
+                    self._on_message(column, process, message, job)
+                    if column.finished or self._processes[column.program] is not process:
+                        break
+                else:
+                    self._check(column, process, job)
+            except _ProtocolError as error:
+                self._stop(column, job, f"broke the sandbox protocol ({error})")
 
-    def _handshake(self, worker: _Worker) -> bool:
-        """Send the programs; False (worker killed) if one of them crashed it while loading."""
-        pending = self._loaded_programs()
-        skip = [i for i, error in enumerate(self._load_errors) if error is not None]
-        try:
-            worker.send(json.dumps(self._init_message(skip)).encode())
-        except OSError:
-            pass  # then no hello comes
-        if self._await_message(worker, _STARTUP_LIMIT_S) != {"hello": True}:
-            raise RuntimeError("a sandbox worker failed to start")
-        return self._load_into(worker, pending)
+    def _on_message(self, column: _Column, process: _Process, message: dict, job: _Job) -> None:
+        key, value = next(iter(message.items()))
+        if process.state == "starting" and key == "ready":
+            self._on_ready(process, value)
+        elif process.state == "loading" and key == "loaded":
+            if value is not None:
+                self._load_errors[column.program] = str(value)[:_MAX_ERROR_CHARS]
+                self._discard(column.program)
+                self._finish(column, job)
+                return
+            process.state = "idle"
+            self._next_chunk(column, job)
+        elif process.state == "running" and key == "done":
+            start, stop = process.chunk
+            if value != stop - start:
+                raise _ProtocolError("a result for another chunk")
+            self._record(column, process, job, stop - start, partial=False)
+            column.consecutive_timeouts = 0
+            process.state = "idle"
+            self._next_chunk(column, job)
+        else:
+            raise _ProtocolError(f"an unexpected {key!r} message")
 
-    def _init_message(self, skip: list[int]) -> dict:
-        return {
-            "sources": self._sources,
-            "skip": skip,
-            "n_classes": self._n_classes,
-            "call_timeout": self._call_timeout,
-            "load_timeout": self._load_budget,
-            "tick": self._tick,
-            "memory_mb": self._memory_mb,
-        }
+    def _on_ready(self, process: _Process, state: object) -> None:
+        if not (isinstance(state, dict) and all(type(v) is bool for v in state.values())):
+            raise _ProtocolError("a bad ready message")
+        if not state.get("seccomp"):
+            self._unconfined()
+        process.state = "loading"
+        process.deadline = time.monotonic() + self._load_budget
 
-    def _load_into(self, worker: _Worker, pending: tuple[int, ...]) -> bool:
-        """Read the load report of each pending program; False (worker killed) if one crashed it."""
-        limit = self._load_budget + self._tick + _STALL_GRACE_S
-        for program in pending:
-            message = self._await_message(worker, limit)
-            if message is None or message.get("program") != program:
-                worker.kill()
-                self._load_errors[program] = _CRASHED_WHILE_LOADING
-                return False
-            error = message.get("error")
+    def _unconfined(self) -> None:
+        global _warned_unconfined
+        message = ("labeling programs cannot be contained by the operating system here "
+                   "(seccomp is unavailable: Linux on x86_64 or aarch64 is needed)")
+        if self._require_confinement:
+            raise ContainmentUnavailable(message)
+        if not _warned_unconfined:
+            _warned_unconfined = True
+            warnings.warn(f"{message}; they run WITHOUT OS-level containment", stacklevel=4)
+
+    def _next_chunk(self, column: _Column, job: _Job) -> None:
+        if column.next_row >= job.n_rows:
+            self._finish(column, job)
+            return
+        start, stop = column.next_row, min(column.next_row + self._chunk_size, job.n_rows)
+        self._processes[column.program].start_chunk(job.chunk_body(start, stop), start, stop)
+
+    def _check(self, column: _Column, process: _Process, job: _Job) -> None:
+        """Enforce start-up and load deadlines, the call limit, memory and the time budget."""
+        now = time.monotonic()
+        if process.state == "starting":
+            if process.dead or now > process.deadline:
+                raise RuntimeError("a sandbox worker failed to start")
+        elif process.state == "loading":
+            if process.dead or now > process.deadline:
+                self._load_errors[column.program] = (
+                    "the program crashed its process while loading" if process.dead
+                    else f"TimeoutError: loading took longer than {self._load_budget:g} s")
+                self._discard(column.program)
+                self._finish(column, job)
+        elif process.state == "running":
+            started = process.counters()[0]
+            if started != process.started_seen:
+                process.started_seen, process.last_progress = started, now
+            spent = job.seconds[column.program] + now - process.sent_at
+            if spent > job.budget_s:
+                self._over_budget(column, process, job)
+            elif (process.dead or now - process.last_progress > self._call_limit
+                  or process.rss_bytes() > self._memory_bytes):
+                self._call_failed(column, process, job)
+        elif process.dead:  # idle: nothing was asked of it
+            self._discard(column.program)
+
+    def _record(self, column: _Column, process: _Process, job: _Job, rows: int,
+                partial: bool) -> None:
+        """Take the votes and counts of the chunk's first `rows` rows from the shared buffer.
+
+        A partial record (the process was killed mid-chunk) may hold the counts of the killed
+        call: they are clipped to the abstains.
+        """
+        p = column.program
+        start, _stop = process.chunk
+        started, exceptions, invalid = process.counters()
+        votes = process.votes(rows)
+        abstains = int((votes == -1).sum())
+        if rows and (votes.min() < -1 or votes.max() >= self._n_classes):
+            raise _ProtocolError("a vote out of range")
+        if partial:
+            exceptions = min(exceptions, abstains)
+            invalid = min(invalid, abstains - exceptions)
+        elif started != rows or exceptions + invalid > abstains:
+            raise _ProtocolError("counts that do not match the votes")
+        job.votes[start : start + rows, p] = votes
+        job.counts[0, p] += exceptions
+        job.counts[2, p] += invalid
+        job.seconds[p] += time.monotonic() - process.sent_at
+        column.next_row = start + rows
+        job.advance(rows)
+
+    def _call_failed(self, column: _Column, process: _Process, job: _Job) -> None:
+        """The call in progress hung or crashed its process: a timeout; go on after its row."""
+        done = self._take_partial(column, process, job)
+        job.counts[1, column.program] += 1
+        column.consecutive_timeouts = 1 if done else column.consecutive_timeouts + 1
+        column.next_row += 1
+        job.advance(1)
+        if column.consecutive_timeouts >= self._max_consecutive:
+            self._stop(column, job, f"{column.consecutive_timeouts} calls in a row timed out "
+                                    "or crashed")
+        elif column.next_row >= job.n_rows:
+            self._finish(column, job)
+        else:
+            self._begin(column, job)
+
+    def _take_partial(self, column: _Column, process: _Process, job: _Job) -> int:
+        """Kill a process mid-chunk and record the calls it finished; how many it finished."""
+        self._discard(column.program)
+        started = process.counters()[0]
+        if started > process.chunk[1] - process.chunk[0]:
+            raise _ProtocolError("a progress counter out of range")
+        done = max(started - 1, 0)
+        self._record(column, process, job, done, partial=True)
+        return done
+
+    def _over_budget(self, column: _Column, process: _Process, job: _Job) -> None:
+        self._take_partial(column, process, job)
+        self._stop(column, job, f"used its time budget of {job.budget_s:g} s after "
+                                f"{column.next_row} of {job.n_rows} rows")
+
+    def _stop(self, column: _Column, job: _Job, reason: str) -> None:
+        """Stop a program for the rest of the job: its remaining rows abstain."""
+        job.stopped[column.program] = reason
+        self._discard(column.program)
+        self._finish(column, job)
+
+    def _finish(self, column: _Column, job: _Job) -> None:
+        job.advance(job.n_rows - column.next_row)
+        column.next_row = job.n_rows
+        column.finished = True
+
+    def _discard(self, program: int) -> None:
+        process = self._processes[program]
+        self._processes[program] = None
+        if process is not None:
+            process.kill()
+
+    def _result(self, job: _Job) -> ApplyResult:
+        for program, error in enumerate(self._load_errors):
             if error is not None:
-                self._load_errors[program] = str(error)[:_MAX_ERROR_CHARS]
-        return True
-
-    @staticmethod
-    def _await_message(worker: _Worker, limit: float) -> dict | None:
-        """The next message header from one worker, or None if it dies, stalls or misbehaves."""
-        worker.last_heard = time.monotonic()
-        try:
-            while True:
-                for body in worker.frames():
-                    return _parse_header(body)[0]
-                if worker.stalled(limit):
-                    return None
-                wait = worker.last_heard + limit - time.monotonic()
-                if _wait_readable([worker], wait) and not worker.receive():
-                    return None
-        except (_ProtocolError, OSError):
-            return None
+                job.votes[:, program] = -1
+                job.counts[:, program] = 0
+        exceptions, timeouts, invalid = job.counts
+        return ApplyResult(job.votes, exceptions, timeouts, invalid, list(self._load_errors),
+                           job.stopped, job.seconds)

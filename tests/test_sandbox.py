@@ -1,4 +1,4 @@
-"""ProgramPool: programs run only in sandboxed workers; every failure mode ends as counted abstains."""
+"""ProgramPool: each program runs alone in a contained process; every failure ends as counted abstains."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def program(body: str) -> str:
 
 
 def worker_pids(pool: ProgramPool) -> list[int]:
-    return [worker.proc.pid for worker in pool._slots if worker is not None]
+    return [process.proc.pid for process in pool._processes if process is not None]
 
 
 def apply_once(sources, inputs, n_classes=2, **options):
@@ -110,8 +110,8 @@ def test_call_that_swallows_every_interrupt_is_reported_and_skipped():
         assert worker_pids(pool) != before
     assert result.votes.tolist() == [[0, 1], [1, 1], [0, -1], [0, 1]]
     assert result.timeouts.tolist() == [0, 1] and result.exceptions.tolist() == [0, 0]
-    assert sum(reported) == 4
-    assert elapsed < 1.0  # a silent worker would only be killed after 0.2 + tick + 1 s
+    assert sum(reported) == pytest.approx(4)
+    assert elapsed < 2.0  # killed after 0.2 s + grace, from outside
 
 
 def test_catastrophic_regex_is_contained():
@@ -125,9 +125,9 @@ def test_catastrophic_regex_is_contained():
     assert result.timeouts.tolist() == [1, 0]
 
 
-def test_hang_in_c_code_is_bisected_to_one_timeout():
-    # sum() over a C iterator never returns to the bytecode loop, so no signal can interrupt it:
-    # the parent must kill the worker, then bisect the task down to the guilty (row, program).
+def test_hang_in_c_code_is_killed_and_the_rest_labeled():
+    # sum() over a C iterator never returns to the bytecode loop: the parent kills the process
+    # and a fresh one goes on from the next row.
     hang = program("""
         import itertools
         def label(x):
@@ -141,7 +141,7 @@ def test_hang_in_c_code_is_bisected_to_one_timeout():
     assert result.votes.tolist() == [[1, 0], [-1, 0], [1, 1], [1, 0], [1, 0]]
     assert result.timeouts.tolist() == [1, 0]
     assert result.exceptions.tolist() == [0, 0]
-    assert sum(reported) == 5  # progress counts every row once, bisected or not
+    assert sum(reported) == pytest.approx(5)  # progress counts every row once
 
 
 def test_worker_crash_is_contained_and_worker_replaced():
@@ -155,6 +155,7 @@ def label(x):
 """
     )
     with ProgramPool([crasher, SPAM], 2, workers=1) as pool:
+        pool.apply(["a"])
         before = worker_pids(pool)
         result = pool.apply(["a", "crash", "free"])
         after = worker_pids(pool)
@@ -165,27 +166,33 @@ def label(x):
     assert again.votes.tolist() == [[1, 1]]
 
 
-STUCK_REPORT_FOR_NO_SUCH_PROGRAM = b'{"stuck": {"program": 7, "row": 0}}\n'
+FORGED_DONE = b'{"done": 3}'
 FORGED_FRAMES = [
     b"\xff\xff\xff\xffgarbage",
-    len(STUCK_REPORT_FOR_NO_SUCH_PROGRAM).to_bytes(4, "big") + STUCK_REPORT_FOR_NO_SUCH_PROGRAM,
+    len(FORGED_DONE).to_bytes(4, "big") + FORGED_DONE,  # a result before the chunk is done
 ]
 
 
-@pytest.mark.parametrize("frame", FORGED_FRAMES, ids=["garbage", "bad-stuck-report"])
-def test_forged_protocol_bytes_are_contained(frame):
+@pytest.mark.parametrize("frame", FORGED_FRAMES, ids=["garbage", "early-result"])
+def test_forged_protocol_frames_stop_only_their_program(frame):
     forger = program(
         ESCAPE_TO_OS
         + f"""
 def label(x):
     if x == "forge":
-        _os()["write"](3, {frame!r})  # fd 3: the protocol channel
+        for fd in range(3, 8):  # the protocol channel is one of them
+            try:
+                _os()["write"](fd, {frame!r})
+            except OSError:
+                pass
+        _os()["_exit"](0)
     return 1
 """
     )
     result = apply_once([forger, SPAM], ["a", "forge", "free"])
-    assert result.votes.tolist() == [[1, 0], [-1, 0], [1, 1]]
-    assert result.timeouts.tolist() == [1, 0]
+    assert result.stopped[0].startswith("broke the sandbox protocol"), result.stopped
+    assert result.votes.tolist() == [[-1, 0], [-1, 0], [-1, 1]]
+    assert result.stopped[1] is None
 
 
 def test_escaped_program_cannot_create_files(tmp_path):
@@ -271,7 +278,7 @@ def test_memory_limit_applies():
     """)
     tight = apply_once([hungry], ["a"], memory_mb=256)
     assert tight.votes.tolist() == [[-1]] and tight.exceptions.tolist() == [1]
-    roomy = apply_once([hungry], ["a"], memory_mb=2048)
+    roomy = apply_once([hungry], ["a"], memory_mb=2048, call_timeout=20)  # it zeroes 512 MB
     assert roomy.votes.tolist() == [[1]]
 
 
@@ -290,8 +297,7 @@ def test_print_flood_is_swallowed():
 
 def test_wrong_return_types_are_invalid():
     odd = program("""
-        class Small(int):
-            pass
+        import re
 
         def label(x):
             return {
@@ -301,7 +307,7 @@ def test_wrong_return_types_are_invalid():
                 "none": None,
                 "big": 3,
                 "low": -2,
-                "subclass": Small(2),
+                "subclass": re.IGNORECASE,  # an int subclass (IntFlag), value 2
                 "abstain": -1,
             }[x]
     """)
@@ -403,11 +409,11 @@ def busy_loop_iterations(seconds: float) -> int:
 
 def test_slow_but_healthy_task_is_not_killed():
     # Calls well within call_timeout (10x headroom, for a loaded machine) that together last
-    # longer than the parent lets a worker stay silent (1 s + tick + 1 s grace): only the
-    # worker's heartbeats keep it alive.
+    # longer than one call may: the parent times each call, not the chunk.
     loop = f"    for _ in range({busy_loop_iterations(0.1)}):\n        pass\n"
     slow = "def label(x):\n" + loop + "    return 1\n"
     with ProgramPool([slow], 2, workers=1, call_timeout=1.0) as pool:
+        pool.apply(["warm up"])
         before = worker_pids(pool)
         started = time.perf_counter()
         pool.apply(["probe"])
@@ -421,7 +427,9 @@ def test_slow_but_healthy_task_is_not_killed():
 
 def test_pool_survives_many_applies_and_closes_cleanly():
     pool = ProgramPool([SPAM, SHORT], 2, workers=2)
+    pool.apply(["warm up"])
     pids = worker_pids(pool)
+    assert len(pids) == 2
     for i in range(30):
         result = pool.apply(["free", "no", f"row {i}"])
         assert result.votes.tolist() == [[1, -1], [0, 0], [0, -1]]
