@@ -1,36 +1,87 @@
-"""Stage 6: run programs over inputs in sandboxed worker processes -> int8 label matrix."""
+"""Stage 6: run programs over inputs, each in its own contained process -> int8 label matrix."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from alchemist_runtime.sandbox import ApplyResult, ProgramPool
+from alchemist_runtime.sandbox import ApplyResult, ContainmentUnavailable, ProgramPool
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .errors import AlchemistError
 from .programs.build import Program
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    """How programs run: worker processes, limits, and whether OS containment is required."""
+
+    jobs: int
+    call_timeout: float
+    allow_unconfined: bool = False
+
+    def pool(self, sources: list[str], k: int) -> ProgramPool:
+        return ProgramPool(sources, k, workers=self.jobs, call_timeout=self.call_timeout,
+                           require_confinement=not self.allow_unconfined)
 
 
 def apply_programs(
     programs: Sequence[Program],
     splits: dict[str, list],
     k: int,
+    settings: ApplySettings,
     *,
-    jobs: int,
-    call_timeout: float,
+    recheck: tuple[str, int] | None = None,
     show_progress: bool = True,
 ) -> dict[str, ApplyResult]:
-    """Votes of every program on every split, from one pool of `jobs` worker processes."""
-    results: dict[str, ApplyResult] = {}
+    """Votes of every program on every split.
+
+    `recheck` = (split, rows): the first rows of that split are labeled again by fresh
+    processes, in order and in reverse; a program whose votes differ is stopped on every split
+    ("its votes differ between runs"), so that the installed labeler, which runs those rows
+    again, reproduces the compile.
+    """
+    sources = [p.source for p in programs]
     columns = (TextColumn("applying programs to {task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
-    with ProgramPool([p.source for p in programs], k, workers=jobs, call_timeout=call_timeout) as pool:
-        with Progress(*columns, disable=not show_progress, transient=True) as progress:
-            for name, inputs in splits.items():
-                bar = progress.add_task(name, total=len(inputs))
-                results[name] = pool.apply(inputs, lambda n, bar=bar: progress.advance(bar, n))
+    results: dict[str, ApplyResult] = {}
+    try:
+        with settings.pool(sources, k) as pool:
+            with Progress(*columns, disable=not show_progress, transient=True) as progress:
+                for name, inputs in splits.items():
+                    bar = progress.add_task(name, total=len(inputs))
+                    results[name] = pool.apply(inputs, lambda n, bar=bar: progress.advance(bar, n))
+        if recheck is not None and sources:
+            name, rows = recheck
+            unstable = _unstable(sources, k, settings, splits[name][:rows],
+                                 results[name].votes[:rows])
+            for result in results.values():
+                _stop(result, unstable)
+    except ContainmentUnavailable as error:
+        raise AlchemistError(f"{error}; pass --allow-unconfined to run them anyway") from None
     return results
+
+
+def _unstable(sources: list[str], k: int, settings: ApplySettings, inputs: list,
+              votes: np.ndarray) -> dict[int, str]:
+    """Programs whose votes on `inputs` differ when run again, forwards and backwards."""
+    unstable: dict[int, str] = {}
+    for order in (slice(None), slice(None, None, -1)):
+        with settings.pool(sources, k) as pool:
+            again = pool.apply(inputs[order]).votes[order]
+        for j in np.flatnonzero((again != votes).any(axis=0)):
+            differing = int((again[:, j] != votes[:, j]).sum())
+            unstable.setdefault(int(j), f"its votes differ between runs ({differing} of "
+                                        f"{len(inputs)} rows labeled again)")
+    return unstable
+
+
+def _stop(result: ApplyResult, reasons: dict[int, str]) -> None:
+    for j, reason in reasons.items():
+        if result.stopped[j] is None:
+            result.stopped[j] = reason
 
 
 def concat_columns(left: ApplyResult, right: ApplyResult) -> ApplyResult:
@@ -41,4 +92,17 @@ def concat_columns(left: ApplyResult, right: ApplyResult) -> ApplyResult:
         timeouts=np.concatenate([left.timeouts, right.timeouts]),
         invalid=np.concatenate([left.invalid, right.invalid]),
         load_errors=left.load_errors + right.load_errors,
+        stopped=left.stopped + right.stopped,
+        seconds=np.concatenate([left.seconds, right.seconds]),
     )
+
+
+def stop_reasons(results: dict[str, ApplyResult]) -> list[str | None]:
+    """Per program: why it was stopped on some split (the split named), or None."""
+    width = len(next(iter(results.values())).stopped) if results else 0
+    reasons: list[str | None] = [None] * width
+    for name, result in results.items():
+        for j, reason in enumerate(result.stopped):
+            if reason is not None and reasons[j] is None:
+                reasons[j] = reason if reason.startswith("its votes") else f"{reason} on {name}"
+    return reasons

@@ -12,7 +12,8 @@ Set-up, in order, before any program code runs:
   3. The parent's config frame is read.
   4. OS layers (`_isolate`, Linux): a new network namespace where permitted;
      PR_SET_NO_NEW_PRIVS; Landlock with no filesystem access where the kernel has it.
-  5. Resource limits: address space, no core files, no file writes, no new processes, no new
+  5. Resource limits: address space (twice the memory limit: the parent kills a process whose
+     resident memory passes it), no core files, no file writes, no new processes, no new
      file descriptors (the parent sets RLIMIT_CPU from outside).
   6. The last OS layer (`_filter_syscalls`): a seccomp-BPF filter, default deny (EPERM), that
      allows only memory management, reading the parent's pipe, writing the protocol channel,
@@ -420,7 +421,7 @@ def _lower_limit(which: int, value: int) -> None:
 def _limit_resources(config: dict, channel: int) -> None:
     """Cap memory; forbid core dumps, file writes, new processes and new fds. (The parent sets
     RLIMIT_CPU from outside, per job, with prlimit.)"""
-    _lower_limit(resource.RLIMIT_AS, config["memory_mb"] * 2**20)
+    _lower_limit(resource.RLIMIT_AS, 2 * config["memory_mb"] * 2**20)  # the parent watches RSS
     _lower_limit(resource.RLIMIT_CORE, 0)
     _lower_limit(resource.RLIMIT_FSIZE, 0)
     _lower_limit(resource.RLIMIT_NPROC, 0)

@@ -63,7 +63,6 @@ BUDGET_BASE_S = 30.0  # default time budget per program and apply(): this ...
 BUDGET_PER_ROW_S = 0.001  # ... plus this per row
 _ROW_ENCODER = json.JSONEncoder(ensure_ascii=True)
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-_warned_unconfined = False
 
 
 class ContainmentUnavailable(RuntimeError):
@@ -358,6 +357,8 @@ class ProgramPool:
         self._config = {"n_classes": n_classes, "memory_mb": int(memory_mb),
                         "confine": _confine, "escape_hatch": _escape_hatch}
         self._load_errors: list[str | None] = [None] * len(self._sources)
+        #: The OS layers the last started worker reported: {"seccomp", "landlock", "netns"}.
+        self.containment: dict[str, bool] = {}
         self._processes: list[_Process | None] = [None] * len(self._sources)
         self._cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
         self._finalizer = weakref.finalize(self, _stop_all, self._processes, self._cwd)
@@ -465,20 +466,19 @@ class ProgramPool:
     def _on_ready(self, process: _Process, state: object) -> None:
         if not (isinstance(state, dict) and all(type(v) is bool for v in state.values())):
             raise _ProtocolError("a bad ready message")
+        self.containment = dict(state)
         if not state.get("seccomp"):
             self._unconfined()
         process.state = "loading"
         process.deadline = time.monotonic() + self._load_budget
 
     def _unconfined(self) -> None:
-        global _warned_unconfined
+        """Refuse, or warn (Python shows a warning once per place) and go on."""
         message = ("labeling programs cannot be contained by the operating system here "
                    "(seccomp is unavailable: Linux on x86_64 or aarch64 is needed)")
         if self._require_confinement:
             raise ContainmentUnavailable(message)
-        if not _warned_unconfined:
-            _warned_unconfined = True
-            warnings.warn(f"{message}; they run WITHOUT OS-level containment", stacklevel=4)
+        warnings.warn(f"{message}; they run WITHOUT OS-level containment", stacklevel=2)
 
     def _next_chunk(self, column: _Column, job: _Job) -> None:
         if column.next_row >= job.n_rows:
