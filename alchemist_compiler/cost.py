@@ -1,9 +1,10 @@
-"""The cost ledger: what the programs cost, against the paper's baseline of one LLM call per row."""
+"""The cost ledger: what the programs cost, against the paper's baseline of one LLM call per row;
+and what this run spent (answers replayed from the lock cost nothing)."""
 
 from __future__ import annotations
 
 from .lockfile import Exchange
-from .llm import cost_of, estimate_tokens
+from .llm import LLMStage, cost_of, estimate_tokens
 from .prompts import zero_shot_prompt
 from .task import Task
 
@@ -32,4 +33,19 @@ def cost_ledger(task: Task, exchanges: list[Exchange], train_inputs: list) -> di
             "cost_usd": round(zero_shot, 8),
         },
         "ratio": round(zero_shot / ours, 2) if ours > 0 else None,
+    }
+
+
+def run_spending(llm: LLMStage) -> dict:
+    """This run's answers from the lock and from the network, what it spent, and the lock's total.
+
+    Printed only: the manifest holds the ledger, which does not depend on what was already locked.
+    """
+    return {
+        "from_lock": len(llm.from_lock),
+        "new": len(llm.fetched),
+        "spent_usd": round(llm.spent_usd, 8),
+        "lock_file": llm.lock.path.name,
+        "lock_answers": len(llm.lock),
+        "lock_cost_usd": round(llm.lock.total_cost, 8),
     }

@@ -66,6 +66,11 @@ class Lockfile:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def total_cost(self) -> float:
+        """USD of every recorded answer, whenever it was asked."""
+        return sum(e.cost for e in self._entries.values())
+
     def save(self) -> None:
         """Write atomically, only when something was added."""
         if not self._dirty:

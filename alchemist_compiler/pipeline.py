@@ -15,7 +15,7 @@ from alchemist_runtime.sandbox import ApplyResult
 
 from . import analysis, emit, generate
 from .apply import apply_programs, concat_columns
-from .cost import cost_ledger
+from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
 from .distill import distill
 from .label_model import SNORKEL_MIN_COLUMNS, effective_kind, fit_label_model
@@ -169,7 +169,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         console.print(f"[yellow]note:[/] {note}")
     modality = get_modality(task.modality)
     llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline,
-                   show_progress=options.show_progress)
+                   show_progress=options.show_progress, console=console)
 
     found, names, votes, stats = collect_programs(task, dataset, llm, options, console)
     print_programs_table(console, stats)
@@ -235,7 +235,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     check = (sample.inputs[:CHECK_ROWS], check_votes)
     wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check,
                   force=options.force)
-    print_summary(console, metrics, ledger, out_dir, wheel)
+    print_summary(console, metrics, ledger, run_spending(llm), out_dir, wheel)
     return manifest
 
 

@@ -30,7 +30,8 @@ def print_programs_table(console: Console, stats: list[dict]) -> None:
             console.print(f"[yellow]dropped[/] {s['name']}: {s['dropped']}")
 
 
-def print_summary(console: Console, metrics: list[dict], ledger: dict, out_dir: Path, wheel: str) -> None:
+def print_summary(console: Console, metrics: list[dict], ledger: dict, spending: dict, out_dir: Path,
+                  wheel: str) -> None:
     table = Table(title="metrics", title_justify="left")
     for column in ("split", "model", "coverage", "accuracy", "macro F1", "F1 (class 1)"):
         table.add_column(column)
@@ -38,9 +39,21 @@ def print_summary(console: Console, metrics: list[dict], ledger: dict, out_dir: 
         table.add_row(m["split"], m["model"], _fmt(m["coverage"]), _fmt(m["accuracy"]),
                       _fmt(m["macro_f1"]), _fmt(m["f1_positive"]))
     console.print(table)
-    ratio = f", {ledger['ratio']:.0f}x less than labeling every row" if ledger["ratio"] else ""
-    console.print(
-        f"LLM: {ledger['requests']} requests, {ledger['prompt_tokens']}+{ledger['completion_tokens']} "
-        f"tokens, ${ledger['cost_usd']:.4f}{ratio} (estimated ${ledger['zero_shot']['cost_usd']:.4f})"
-    )
+    print_llm_cost(console, ledger, spending)
     console.print(f"[green]wrote[/] {out_dir} (wheel: dist/{wheel})")
+
+
+def print_llm_cost(console: Console, ledger: dict, spending: dict) -> None:
+    """What this run spent, apart from what the programs cost when they were asked for."""
+    console.print(f"LLM: {spending['from_lock']} from the lock, {spending['new']} new, "
+                  f"${spending['spent_usd']:.4f} spent in this run")
+    if ledger["requests"]:
+        ratio = f", {ledger['ratio']:.0f}x less than labeling every row" if ledger["ratio"] else ""
+        console.print(
+            f"LLM cost of these programs: {ledger['requests']} requests, {ledger['prompt_tokens']}+"
+            f"{ledger['completion_tokens']} tokens, ${ledger['cost_usd']:.4f}{ratio} "
+            f"(estimated ${ledger['zero_shot']['cost_usd']:.4f})"
+        )
+    if spending["lock_answers"]:
+        console.print(f"{spending['lock_file']}: {spending['lock_answers']} answers, "
+                      f"${spending['lock_cost_usd']:.4f} in all")

@@ -39,6 +39,11 @@ def compile_args(task_dir, out, *extra):
     return ["compile", str(task_dir / "task.yaml"), "-o", str(out), "--quiet", *extra]
 
 
+def printed(result) -> str:
+    """The compile's output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
 def with_server(task_dir, server, strategies):
     task = base_task(
         llm={"model": "test-model", "api_key_env": "ALCHEMIST_TEST_KEY", "base_url": server.base_url},
@@ -51,16 +56,22 @@ def test_compile_through_http_with_retries_then_offline_from_the_lock(llm_task, 
     strategies = list(PROGRAMS)
     with FakeOpenAI(answer, failures=[429, 500]) as server:
         with_server(llm_task, server, strategies)
-        result = CliRunner().invoke(main, compile_args(llm_task, tmp_path / "a"))
+        result = CliRunner().invoke(main, compile_args(llm_task, tmp_path / "a")[:-1])
         assert result.exit_code == 0, result.output
         assert server.statuses[:2] == [429, 500]
         asked = len(server.requests) - 2
         assert asked == 3 + len(strategies)  # first-stage questions (keywords, rules, description), then one per slot
         lock = [json.loads(line) for line in (llm_task / "alchemist.lock").read_text().splitlines()]
         assert len(lock) == asked
-        result = CliRunner().invoke(main, compile_args(llm_task, tmp_path / "b", "--offline"))
+        paid = sum(entry["cost"] for entry in lock)
+        assert f"LLM: 0 from the lock, {asked} new, ${paid:.4f} spent in this run" in printed(result)
+        assert "retry 1 of 5" in printed(result) and "HTTP 429" in printed(result)
+        args = compile_args(llm_task, tmp_path / "b", "--offline")
+        result = CliRunner().invoke(main, [a for a in args if a != "--quiet"])
         assert result.exit_code == 0, result.output
         assert len(server.requests) == asked + 2  # nothing new was asked
+        assert f"LLM: {asked} from the lock, 0 new, $0.0000 spent in this run" in printed(result)
+        assert f"alchemist.lock: {asked} answers, ${paid:.4f} in all" in printed(result)
     manifest = json.loads(next((tmp_path / "a").glob("src/*/manifest.json")).read_text())
     assert len(manifest["programs"]) == 4
     assert manifest["cost"]["requests"] == asked
@@ -104,7 +115,7 @@ def test_notes_on_the_task_and_data_are_printed_before_any_request(llm_task, tmp
     args = ["compile", str(llm_task / "task.yaml"), "-o", str(tmp_path / "out"), "--offline"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
-    output = " ".join(result.output.split())
+    output = printed(result)
     assert "note: no data.valid: the exemplars strategy is left out" in output
     assert output.index("note:") < output.index("error: --offline")
 
@@ -150,7 +161,7 @@ def test_a_rejected_program_is_reported_and_the_compile_goes_on(task_dir, tmp_pa
     result = CliRunner().invoke(main, compile_args(task_dir, out)[:-1])
     assert result.exit_code == 0, result.output
     assert "bad.py: line 1: forbidden-import" in result.output
-    assert "only 1 program kept: snorkel needs at least 3, using majority" in " ".join(result.output.split())
+    assert "only 1 program kept: snorkel needs at least 3, using majority" in printed(result)
     manifest = json.loads(next(out.glob("src/*/manifest.json")).read_text())
     assert len(manifest["programs"]) == 1
     assert any(d.startswith("bad.py: line 1: forbidden-import") for d in manifest["dropped"])
