@@ -1,9 +1,11 @@
 """`alchemist vet`: static vetting, then a short sandboxed run of each program on probe inputs.
 
-A file passes when it breaks no vetting rule and, run in the sandbox on a few probe inputs of
-its modality, loads, never times out, never returns anything but an int in [-1, k-1], and does
-not raise on every probe. Run-time findings use the rules `runtime-load-error`,
-`runtime-timeout`, `runtime-invalid` and `runtime-exception`.
+Each file is first built as `alchemist compile` builds it (`programs.build.check_program`: main
+guard dropped, entry point renamed to `label`, ruff normalization, vetted before and after), and
+the verdict says what that changed. A file passes when it breaks no vetting rule and, run in the
+sandbox on a few probe inputs of its modality, loads, never times out, never returns anything
+but an int in [-1, k-1], and does not raise on every probe. Run-time findings use the rules
+`runtime-load-error`, `runtime-timeout`, `runtime-invalid` and `runtime-exception`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from alchemist_runtime.sandbox import ApplyResult, ProgramPool
 
 from .modality import MODALITIES as IMPLEMENTED_MODALITIES
 from .modality import get_modality
-from .programs.vetting import Violation, vet
+from .programs.build import check_program
+from .programs.vetting import Violation
 from .task import Modality
 
 MODALITIES: tuple[str, ...] = get_args(Modality)
@@ -39,19 +42,22 @@ class Verdict:
 
     path: str
     findings: tuple[Violation, ...]
+    changes: tuple[str, ...] = ()  # what the build changed, e.g. "renamed classify -> label"
 
     @property
     def passed(self) -> bool:
         return not self.findings
 
     def line(self) -> str:
+        changed = f" ({'; '.join(self.changes)})" if self.changes else ""
         if self.passed:
-            return f"PASS {self.path}"
-        return f"FAIL {self.path}: " + "; ".join(describe(f) for f in self.findings)
+            return f"PASS {self.path}{changed}"
+        return f"FAIL {self.path}{changed}: " + "; ".join(describe(f) for f in self.findings)
 
     def as_json(self) -> dict:
         findings = [{"rule": f.rule, "line": f.line, "message": f.message} for f in self.findings]
-        return {"path": self.path, "passed": self.passed, "findings": findings}
+        return {"path": self.path, "passed": self.passed, "changes": list(self.changes),
+                "findings": findings}
 
 
 def describe(finding: Violation) -> str:
@@ -78,13 +84,14 @@ def vet_files(
 
 
 def vet_file(path: Path, probes: tuple, n_classes: int, call_timeout: float) -> Verdict:
-    """Static rules first; only a file that passes them is run."""
+    """Static rules first; only a file that passes them is run, as compile would run it."""
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return Verdict(str(path), (Violation("unreadable", 0, str(error)),))
-    findings = vet(source) or run_findings(source, probes, n_classes, call_timeout)
-    return Verdict(str(path), tuple(findings))
+    checked = check_program(source)
+    findings = checked.violations or run_findings(checked.source, probes, n_classes, call_timeout)
+    return Verdict(str(path), tuple(findings), checked.changes)
 
 
 def run_findings(source: str, probes: tuple, n_classes: int, call_timeout: float) -> list[Violation]:

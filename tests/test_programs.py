@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from alchemist_compiler.programs.build import Program, Rejection, program_from_answer
-from alchemist_compiler.programs.extract import code_from_answer, rename_entry_point
+import pytest
+
+from alchemist_compiler.programs import build
+from alchemist_compiler.programs.build import (
+    Program,
+    Rejection,
+    check_program,
+    program_from_answer,
+    program_from_file,
+)
+from alchemist_compiler.programs.extract import code_from_answer, prepare
 from alchemist_compiler.programs.normalize import normalize
 
 
@@ -21,14 +30,15 @@ def test_entry_point_is_renamed_to_label_with_its_references():
         "def helper(t):\n    return 'buy' in t\n\n"
         "def label_function(x):\n    return 1 if helper(x) else -1\n"
     )
-    renamed = rename_entry_point(source)
+    renamed, changes = prepare(source)
     assert "def label(x):" in renamed and "def helper(t):" in renamed
     assert "label_function" not in renamed
+    assert changes == ("renamed label_function -> label",)
 
 
 def test_ambiguous_entry_point_is_left_for_vetting_to_reject():
     source = "def a(x):\n    return 1\n\ndef b(x):\n    return 0\n"
-    assert rename_entry_point(source) == source
+    assert prepare(source) == (source, ())
     result = program_from_answer(f"```python\n{source}```", "general", "program 1", {})
     assert isinstance(result, Rejection)
     assert "label" in str(result)
@@ -68,3 +78,47 @@ def test_main_guard_demo_block_is_dropped_before_vetting():
     program = program_from_answer(answer, "general", "program 1", {})
     assert isinstance(program, Program)
     assert "__main__" not in program.source and "def label(x):" in program.source
+    assert program.changes == ("removed __main__ block", "renamed label_fn -> label")
+
+
+def test_a_program_already_named_label_is_not_changed():
+    program = program_from_answer("```python\ndef label(x):\n    return 1\n```", "rules", "p", {})
+    assert isinstance(program, Program) and program.changes == ()
+
+
+@pytest.mark.parametrize(
+    ("file_name", "prefix"),
+    [
+        ("My Rules.py", "include_my_rules_"),
+        ("spam-v2.py", "include_spam_v2_"),
+        ("√.py", "include_program_"),
+    ],
+)
+def test_included_file_keeps_its_name_in_the_program_name(tmp_path, file_name, prefix):
+    path = tmp_path / file_name
+    path.write_text("def label(x):\n    return 1 if 'free' in x else -1\n", encoding="utf-8")
+    program = program_from_file(path)
+    assert isinstance(program, Program)
+    assert program.name.startswith(prefix) and len(program.name) == len(prefix) + 8
+    assert program.strategy == "include"
+
+
+def test_the_normalized_source_is_vetted_again(monkeypatch):
+    code = "def label(x):\n    return 1 if x else -1\n"
+    assert check_program(code).violations == ()
+    monkeypatch.setattr(build, "normalize", lambda source: source + "\nimport os\n")
+    checked = check_program(code)
+    assert [v.rule for v in checked.violations] == ["forbidden-import"]
+    assert "normalized by ruff" in checked.violations[0].message
+    result = program_from_answer(f"```python\n{code}```", "general", "program 1", {})
+    assert isinstance(result, Rejection) and "line 4: forbidden-import" in str(result)
+
+
+def test_a_normalization_failure_is_a_rejection(monkeypatch):
+    def failing(source):
+        raise ValueError("ruff format failed: boom")
+
+    monkeypatch.setattr(build, "normalize", failing)
+    result = program_from_answer("```python\ndef label(x):\n    return 1\n```", "rules", "p 1", {})
+    assert isinstance(result, Rejection)
+    assert str(result) == "p 1: line 0: normalization: ruff format failed: boom"

@@ -12,7 +12,7 @@ from conftest import EXAMPLES
 
 from alchemist_compiler import emit
 from alchemist_compiler.cli import main
-from alchemist_compiler.programs.build import Program, program_from_answer
+from alchemist_compiler.programs.build import Program, program_from_answer, program_from_file
 from alchemist_compiler.task import load_task
 
 HOSTILE_DIR = Path(__file__).with_name("hostile_programs")
@@ -53,15 +53,39 @@ def test_emitted_programs_pass(tmp_path):
 
 
 def test_statically_rejected_files_fail_with_rule_and_line():
+    """vet agrees with compile: a file the build repairs passes, saying what changed."""
     paths = sorted(HOSTILE_DIR.glob("*.py"))
     result = run_vet(*paths)
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert len(lines) == len(paths)
     for path, line in zip(paths, lines):
+        built = program_from_file(path)
+        if isinstance(built, Program):  # e.g. a demo block removed, an entry point renamed
+            assert built.changes and line == f"PASS {path} ({'; '.join(built.changes)})"
+            continue
         rule = EXPECT.match(path.read_text("utf-8")).group(1)
         assert line.startswith(f"FAIL {path}: ")
         assert re.search(rf"(: |; )(line \d+: )?{rule}: ", line), line
+
+
+def test_vet_normalizes_like_compile_and_says_what_it_changed(tmp_path):
+    source = (
+        "import re\n\nWORDS = ['great', 'awful']\n"
+        "PATTERN = re.compile('|'.join(map(re.escape, WORDS)))\n\n"
+        "def classify_review(text):\n    return 1 if PATTERN.search(text) else 0\n\n"
+        "if __name__ == '__main__':\n    print(classify_review('great'))\n"
+    )
+    path = write(tmp_path, "classify_review.py", source)
+    result = run_vet(path)
+    assert result.exit_code == 0, result.output
+    changes = "removed __main__ block; renamed classify_review -> label"
+    assert result.output == f"PASS {path} ({changes})\n"
+    verdict = json.loads(run_vet("--json", path).output)[0]
+    assert verdict["changes"] == changes.split("; ") and verdict["passed"]
+    broken = write(tmp_path, "broken.py", source.replace("return 1", "return type(text) and 1"))
+    line = run_vet(broken).output
+    assert line.startswith(f"FAIL {broken} ({changes}): line 7: forbidden-name: "), line
 
 
 @pytest.mark.parametrize(
@@ -93,7 +117,7 @@ def test_one_failure_fails_the_run_and_json_lists_every_file(tmp_path):
     result = run_vet("--json", good, bad)
     assert result.exit_code == 1
     verdicts = json.loads(result.output)
-    assert verdicts[0] == {"path": str(good), "passed": True, "findings": []}
+    assert verdicts[0] == {"path": str(good), "passed": True, "changes": [], "findings": []}
     assert verdicts[1]["path"] == str(bad) and verdicts[1]["passed"] is False
     assert verdicts[1]["findings"][0]["rule"] == "forbidden-import"
     assert verdicts[1]["findings"][0]["line"] == 1

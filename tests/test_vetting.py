@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from pathlib import Path
 
 import pytest
+from alchemist_runtime.policy import load_policy
 
 from alchemist_compiler.programs.vetting import MAX_DEPTH, RULES, TOO_LARGE, Violation, vet
 
@@ -63,29 +65,45 @@ def label(x):
     word, n = counts.most_common(1)[0]
     return 1 if n > 3 and len(word) > 2 else -1
 """,
-    "small_class_without_dunders": '''
-class Lexicon:
-    """Word lists with a scoring method."""
+    "module_level_constant_expressions": '''
+"""The common LLM idioms for precompiled patterns and word lists (issue #11)."""
+import re
+import string
+from functools import lru_cache
 
-    good = ("thanks", "helpful")
-    bad = ("scam", "fake")
-
-    def score(self, text):
-        lowered = text.lower()
-        return sum(w in lowered for w in self.good) - sum(w in lowered for w in self.bad)
-
-    @staticmethod
-    def clip(value):
-        return max(-1, min(1, value))
+WORDS = ["free", "win", "prize"]
+PATTERN = re.compile("|".join(map(re.escape, WORDS)), re.IGNORECASE)
+BOUNDED = re.compile(r"\\b(?:%s)\\b" % "|".join(sorted(WORDS, key=len, reverse=True)))
+UPPER = frozenset(w.upper() for w in WORDS) | {"FREE!"}
+TABLE = str.maketrans("", "", string.punctuation)
+LIMITS: dict[str, int] = {"short": 10, "long": len(WORDS) * 100}
+FALLBACK = None if UPPER else -1
 
 
-LEXICON_WORDS = Lexicon.good + Lexicon.bad
+@lru_cache(maxsize=None)
+def _clean(text: str, table=TABLE) -> str:
+    return text.translate(table)
+
+
+def label(x: str) -> int:
+    if PATTERN.search(x) or BOUNDED.search(_clean(x)):
+        return 1
+    return 0 if len(x) > LIMITS["long"] else -1
+''',
+    "aliases_and_submodules": """
+import collections.abc
+import re as regex
+from collections import Counter, abc
+from re import compile as compile_pattern
 
 
 def label(x):
-    value = Lexicon.clip(Lexicon().score(x))
-    return {1: 0, -1: 1}.get(value, -1)
-''',
+    if not isinstance(x, collections.abc.Sized) or isinstance(x, abc.Mapping):
+        return -1
+    words = Counter(regex.findall(r"\\w+", x.lower()))
+    shouting = compile_pattern("[A-Z]{4,}")
+    return 1 if shouting.search(x) or words["free"] > 1 else 0
+""",
     "math_log": """
 import math
 
@@ -183,7 +201,8 @@ def test_benign_program_is_accepted(name: str) -> None:
     ("source", "rule", "line"),
     [
         ("import re\n\nimport os\n\ndef label(x):\n    return 0\n", "forbidden-import", 3),
-        ("def label(x):\n    y = 1\n    return x.__class__\n", "dunder-access", 3),
+        ("def label(x):\n    y = 1\n    return x.__class__\n", "forbidden-attribute", 3),
+        ("class C:\n    def __eq__(self, o):\n        return 1\n", "dunder-access", 2),
         ("def label(x):\n    return eval(x)\n", "forbidden-name", 2),
         ("def label(x):\n    return 0\n\nprint(label(1))\n", "module-level-code", 4),
         ("def label(x):\n    return 0\ndef label(y):\n    return 1\n", "label-signature", 3),
@@ -226,7 +245,7 @@ def test_deep_nesting_is_too_large_not_a_crash(expression: str) -> None:
 def test_nesting_just_under_the_limit_is_vetted() -> None:
     deep = "def label(x):\n    return " + "-" * (MAX_DEPTH - 10)
     assert vet(deep + "x\n") == []
-    assert [(v.rule, v.line) for v in vet(deep + "x.__class__\n")] == [("dunder-access", 2)]
+    assert [(v.rule, v.line) for v in vet(deep + "x.__class__\n")] == [("forbidden-attribute", 2)]
 
 
 @pytest.mark.parametrize(
@@ -250,3 +269,92 @@ def test_mutated_programs_never_raise() -> None:
 def test_non_str_source_is_a_violation() -> None:
     source: object = b"def label(x): return 0"
     assert [v.rule for v in vet(source)] == ["syntax-error"]  # type: ignore[arg-type]
+
+
+def rules_of(body: str, prelude: str) -> set[str]:
+    """The rules a program breaks whose label(x) body is `body` (after `prelude` at top level)."""
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    return {v.rule for v in vet(f"{prelude}\ndef label(x):\n{indented}    return -1\n")}
+
+
+@pytest.mark.parametrize(
+    ("prelude", "body"),
+    [
+        ("import re", "flags = re.I | re.MULTILINE\nfound = re.Pattern, re.error"),
+        ("import math", "y = math.floor(math.log(len(x) + 1, 2))"),
+        ("from re import search as find", "hit = find('a', x)"),
+        ("", "counts = dict(type=1, object=2)"),  # keyword names are not the builtins
+        ("", "d = {}\nd['k'] = 1\ndel d['k']\nitems = [0]\nitems[0] += 1"),
+        ("", "match x:\n    case str() if x:\n        pass\n    case {'k': v}:\n        pass"),
+        ("", "try:\n    int(x)\nexcept (ValueError, TypeError) as error:\n    msg = error.args"),
+        ("", "n = next((w for w in x.split() if w.isupper()), None)"),
+    ],
+)
+def test_policy_allows(prelude: str, body: str) -> None:
+    assert rules_of(body, prelude) == set()
+
+
+@pytest.mark.parametrize(
+    ("prelude", "body", "rule"),
+    [
+        ("import re", "r = re.RegexFlag", "module-attribute"),
+        ("import re", "re = 1", "module-attribute"),
+        ("import re as r", "p = r.template", "module-attribute"),
+        ("from re import Scanner", "", "module-attribute"),
+        ("import collections.abc as cabc", "s = cabc.ByteString", "module-attribute"),
+        ("import re", "f = re.I._value_", "forbidden-attribute"),
+        ("", "m = x.mro", "forbidden-attribute"),
+        ("", "g = (c for c in x)\nframe = g.gi_frame", "forbidden-attribute"),
+        ("", "type = len", "forbidden-name"),
+        ("", "def f(input):\n    return input", "forbidden-name"),
+        ("", "ok = callable(x)", "forbidden-name"),
+        ("", "for x.y in []:\n    pass", "attribute-write"),
+        ("", "x.real: int = 1", "attribute-write"),
+        ("", "a, (b, x.imag) = 1, (2, 3)", "attribute-write"),
+        ("", "match x:\n    case str(real=r):\n        pass", "match-keyword-pattern"),
+        ("", "class Empty:\n    pass", "class-definition"),
+        ("", "v = __debug__", "forbidden-name"),
+        ("", "b = __builtins__", "dunder-access"),
+    ],
+)
+def test_policy_rejects(prelude: str, body: str, rule: str) -> None:
+    assert rule in rules_of(body, prelude)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "LATER = EARLIER\nEARLIER = 1",  # a name bound below is not a constant yet
+        "SHOUT = 'a'.upper\nLOUD = SHOUT()",  # calling a constant
+        "import re\nP = re.compile('a')\nM = P.search('a')",  # not a str method
+        "def helper():\n    return 1\nALIAS = helper",
+        "def f(x, n=print):\n    return x",
+        "import functools as f\n@f.partial\ndef g():\n    pass",
+    ],
+)
+def test_module_level_code_rejects(statement: str) -> None:
+    assert "module-level-code" in rules_of("", statement)
+
+
+def test_module_level_constants_accepts_calls_on_earlier_names() -> None:
+    source = (
+        "import re\nWORDS = ('a', 'b')\nJOINED = '|'.join(WORDS).upper()\n"
+        "P = re.compile(JOINED, re.I)\nN = len(WORDS) + sum(map(len, WORDS))\n"
+        "\ndef label(x):\n    return 1 if P.search(x) else -1\n"
+    )
+    assert vet(source) == []
+
+
+def test_vetting_reads_the_policy() -> None:
+    policy = load_policy()
+    narrower = dataclasses.replace(
+        policy,
+        modules={**policy.modules, "re": policy.modules["re"] - {"search"}},
+        builtins=policy.builtins - {"len"},
+        forbidden_attributes=policy.forbidden_attributes | {"lower"},
+    )
+    source = "import re\n\ndef label(x):\n    return len(re.search('a', x.lower()) or '')\n"
+    assert vet(source) == []
+    assert {v.rule for v in vet(source, policy=narrower)} == {
+        "module-attribute", "forbidden-name", "forbidden-attribute"
+    }

@@ -56,31 +56,32 @@ def _is_main_guard(statement: cst.CSTNode) -> bool:
     )
 
 
-def drop_main_guard(source: str) -> str:
-    """Remove top-level `if __name__ == "__main__":` blocks: demo code never runs in a labeler."""
+def prepare(source: str) -> tuple[str, tuple[str, ...]]:
+    """`source` as the compiler builds it, and what changed: top-level `if __name__ ==
+    "__main__":` blocks removed (demo code never runs in a labeler) and the entry point renamed
+    to `label`. Unparsable source is returned unchanged, for vetting to reject with a reason."""
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError:
-        return source
-    kept = [s for s in module.body if not _is_main_guard(s)]
-    return source if len(kept) == len(module.body) else module.with_changes(body=kept).code
+        return source, ()
+    changes = []
+    kept = [statement for statement in module.body if not _is_main_guard(statement)]
+    if len(kept) < len(module.body):
+        module = module.with_changes(body=kept)
+        changes.append("removed __main__ block")
+    entry_point = _entry_point(module)
+    if entry_point is not None:
+        module = module.visit(_Rename(entry_point, "label"))
+        changes.append(f"renamed {entry_point} -> label")
+    return (module.code, tuple(changes)) if changes else (source, ())
 
 
-def rename_entry_point(source: str) -> str:
-    """Rename the LLM's function (e.g. `label_function`) to `label`.
-
-    The entry point is the one top-level function nothing else at top level refers to. The
-    source is returned unchanged when it already uses `label`, cannot be parsed, or the entry
-    point is ambiguous (vetting then rejects it with a reason).
-    """
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError:
-        return source
+def _entry_point(module: cst.Module) -> str | None:
+    """The LLM's function to rename to `label` (e.g. `label_function`): the one top-level
+    function nothing else at top level refers to. None when the module already uses `label` or
+    the entry point is ambiguous (vetting then rejects it with a reason)."""
     if "label" in _names_used(module):
-        return source
+        return None
     names = [s.name.value for s in module.body if isinstance(s, cst.FunctionDef)]
     entry_points = [name for name in names if _is_entry_point(name, module)]
-    if len(entry_points) != 1:
-        return source
-    return module.visit(_Rename(entry_points[0], "label")).code
+    return entry_points[0] if len(entry_points) == 1 else None

@@ -4,76 +4,57 @@ A program is one module defining ``def label(x) -> int``. `vet` checks the sourc
 gates (it must parse, and not be too large) and then against every rule in `RULES`; an empty
 result means the program may go on to the sandbox, which enforces its own limits at run time.
 
-Policy in brief (each rule's docstring has the details):
+What a program may import, call and name is an allowlist, the program policy
+(`alchemist_runtime.policy`, one JSON file that the sandbox worker reads too). Each thing is
+decided by one rule (each rule's docstring has the details):
 
-* No dunder identifiers anywhere, not even ``def __init__`` in a class: a program needs none,
-  and without them no program-defined class can hook into Python's protocols.
-* ``type`` is a forbidden name, like ``getattr``, ``eval`` and ``vars``: ``type(name, bases,
-  ns)`` builds classes whose dunder methods are named by strings.
-* Importing must not run program code: outside functions only imports, ``def``, ``class``,
-  constant assignments and a docstring are allowed, and the expressions evaluated at import may
-  call only `IMPORT_TIME_CALLS` (``re.compile``, ``frozenset``, ...).
-* An imported module may only be used as ``module.public_name``; its private names, the modules
-  it imported itself (``statistics.sys``) and `DENIED_MODULE_ATTRIBUTES` are off limits.
-  Only top-level modules may be imported (no ``collections.abc``), never with ``*``.
-* No ``global`` statements; ``nonlocal`` is fine. Identifiers must be ASCII, and a coding cookie,
-  if any, must say utf-8.
+* imports: only the policy's modules (forbidden-import); ``module.name`` only for the names
+  the policy lists for that module, through any alias (module-attribute);
+* builtins: only the policy's builtins and exceptions, as names used or bound (forbidden-name);
+  no other dunder identifier (dunder-access);
+* attributes: none that starts with ``_`` or is in the policy's forbidden_attributes, on any
+  object (forbidden-attribute); no attribute is ever assigned or deleted (attribute-write);
+  none is read by a ``str.format`` field (format-string) or a keyword class pattern
+  (match-keyword-pattern);
+* no class statements (class-definition), no ``global`` (global-statement);
+* importing runs only constant expressions (module-level-code);
+* identifiers are ASCII (non-ascii-name), a coding cookie says utf-8 (encoding-declaration),
+  and ``label`` is one plain function of one argument (label-signature).
 """
 
 from __future__ import annotations
 
 import ast
-import functools
-import importlib
+import builtins
+import keyword
 import re
 import string
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import ClassVar
 
 import libcst as cst
+from alchemist_runtime.policy import Policy, load_policy
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-ALLOWED_IMPORTS: frozenset[str] = frozenset(
-    {"re", "math", "string", "collections", "itertools", "functools", "statistics", "unicodedata"}
-)
 MAX_DEPTH = 100  # deepest syntax nesting accepted (keeps every recursive pass far from its limit)
 SYNTAX_ERROR = "syntax-error"
 TOO_LARGE = "too-large"
 
-FORBIDDEN_NAMES = frozenset({
-    "__import__", "breakpoint", "compile", "copyright", "credits", "delattr", "eval", "exec",
-    "exit", "getattr", "globals", "help", "input", "license", "locals", "memoryview", "open",
-    "quit", "setattr", "type", "vars",
-})  # fmt: skip
-FRAME_ATTRIBUTES = frozenset({  # generator/coroutine -> frame -> globals, builtins, code
-    "ag_await", "ag_code", "ag_frame", "co_code", "co_consts", "co_names", "cr_await", "cr_code",
-    "cr_frame", "cr_origin", "f_back", "f_builtins", "f_code", "f_globals", "f_locals", "f_trace",
-    "gi_code", "gi_frame", "gi_yieldfrom", "tb_frame", "tb_next",
-})  # fmt: skip
-DENIED_MODULE_ATTRIBUTES: dict[str, str] = {
-    "string.Formatter": "reads attributes named in format strings",
-    "functools.update_wrapper": "copies attributes named by strings",
-    "functools.wraps": "copies attributes named by strings",
-    "functools.singledispatch": "evaluates string annotations",
-    "functools.singledispatchmethod": "evaluates string annotations",
-}
-IMPORT_TIME_CALLS = frozenset(
-    {"re.compile", "re.escape", "frozenset", "set", "tuple", "dict", "list"}
-)
-IMPORT_TIME_DECORATORS = frozenset(
-    {"staticmethod", "classmethod", "property", "functools.cache", "functools.lru_cache"}
-)
-_INERT_EXPRESSIONS = (  # evaluating these runs no program code (there are no dunders)
+BUILTIN_NAMES = frozenset(dir(builtins)) - frozenset(keyword.kwlist)  # True/False/None: keywords
+STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_"))
+IMPORT_TIME_DECORATORS = frozenset({"functools.cache", "functools.lru_cache"})
+EFFECTFUL_BUILTINS = frozenset({"print"})  # not run at import time, even by a builtin like map
+_IMPORT_TIME_EXPRESSIONS = (  # allowed at import time (calls: by callee, see ModuleLevelCode)
     cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
     cst.ConcatenatedString, cst.FormattedString, cst.Ellipsis, cst.Tuple, cst.List, cst.Set,
     cst.Dict, cst.StarredElement, cst.UnaryOperation, cst.BinaryOperation, cst.BooleanOperation,
     cst.Comparison, cst.IfExp, cst.Subscript, cst.ListComp, cst.SetComp, cst.DictComp,
-    cst.GeneratorExp,
+    cst.GeneratorExp, cst.Call,
 )  # fmt: skip
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _CODING_COOKIE = re.compile(r"#.*?coding[:=][ \t]*([-\w.]+)")
 _FILENAME = "<program>"
 # The compiler's warnings about a program's source (invalid escapes, ...) are only noise here.
@@ -115,13 +96,10 @@ def _all_params(params: cst.Parameters) -> list[cst.Param]:
     return [*params.posonly_params, *params.params, *star, *params.kwonly_params, *kwargs]
 
 
-def _block_items(block: cst.BaseSuite | Sequence[cst.BaseStatement]) -> list[cst.CSTNode]:
-    """The statements of a body, with simple statement lines split into their small statements."""
-    if isinstance(block, cst.SimpleStatementSuite):
-        return list(block.body)
-    statements = block.body if isinstance(block, cst.IndentedBlock) else block
+def _block_items(block: Sequence[cst.BaseStatement]) -> list[cst.CSTNode]:
+    """The statements of a module body, with simple statement lines split into small statements."""
     items: list[cst.CSTNode] = []
-    for statement in statements:
+    for statement in block:
         if isinstance(statement, cst.SimpleStatementLine):
             items.extend(statement.body)
         else:
@@ -136,42 +114,48 @@ def _is_docstring(item: cst.CSTNode) -> bool:
 
 
 def _target_names(target: cst.BaseExpression) -> Iterator[str]:
-    """Names bound by an assignment target, through tuple and list unpacking."""
+    """Names bound by an assignment target, through tuple, list and star unpacking."""
     if isinstance(target, cst.Name):
         yield target.value
     elif isinstance(target, (cst.Tuple, cst.List)):
         for element in target.elements:
             yield from _target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
 
 
-def _comprehension_targets(expression: cst.BaseExpression) -> Iterator[str]:
-    """Names bound by the comprehensions inside `expression` (they shadow builtins there)."""
-    stack: list[cst.CSTNode] = [expression]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.CompFor):
-            yield from _target_names(node.target)
-        stack.extend(node.children)
+def _comprehension_targets(comprehension: cst.BaseComp) -> set[str]:
+    """Names bound by the `for` clauses of one comprehension."""
+    names: set[str] = set()
+    clause: cst.CompFor | None = comprehension.for_in
+    while clause is not None:
+        names.update(_target_names(clause.target))
+        clause = clause.inner_for_in
+    return names
 
 
 def _is_name_target(target: cst.BaseExpression) -> bool:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return all(_is_name_target(element.value) for element in target.elements)
-    return isinstance(target, cst.Name)
+    return isinstance(target, cst.Name) or (
+        isinstance(target, (cst.Tuple, cst.List))
+        and all(_is_name_target(element.value) for element in target.elements)
+    )
 
 
-def _import_bindings(node: cst.Import | cst.ImportFrom) -> Iterator[tuple[str, str | None]]:
-    """(bound name, module it names) per alias; the module is None for `from m import name`."""
+def _import_bindings(node: cst.Import | cst.ImportFrom) -> Iterator[tuple[str, str]]:
+    """(bound name, dotted path it names) per alias: `import a.b` binds a to 'a', `import a.b as
+    c` binds c to 'a.b', `from a import b as c` binds c to 'a.b'."""
     if isinstance(node.names, cst.ImportStar):
         return
-    is_import = isinstance(node, cst.Import)
+    module = _dotted_name(node.module) if isinstance(node, cst.ImportFrom) else None
     for alias in node.names:
         dotted = _dotted_name(alias.name) or ""
-        if alias.asname is None:  # `import a.b` binds a
-            top = dotted.split(".")[0]
-            yield top, top if is_import else None
+        path = f"{module}.{dotted}" if module else dotted
+        if alias.asname is not None:
+            yield alias.asname.name.value, path
+        elif module:
+            yield dotted, path
         else:
-            yield alias.asname.name.value, dotted if is_import else None
+            yield dotted.split(".")[0], dotted.split(".")[0]
 
 
 def _statement_bindings(item: cst.CSTNode) -> Iterator[str]:
@@ -190,24 +174,6 @@ def _statement_bindings(item: cst.CSTNode) -> Iterator[str]:
 def _snippet(module: cst.Module, node: cst.CSTNode, limit: int = 60) -> str:
     code = " ".join(module.code_for_node(node).split())
     return code if len(code) <= limit else code[: limit - 3] + "..."
-
-
-@functools.cache
-def _allowed_module(name: str) -> ModuleType:
-    return importlib.import_module(name)
-
-
-def _module_attribute_problem(module: str, attribute: str) -> str | None:
-    """Why `module.attribute` may not be used by a program, or None when it may."""
-    if attribute.startswith("_"):
-        return "is private"
-    if f"{module}.{attribute}" in DENIED_MODULE_ATTRIBUTES:
-        return DENIED_MODULE_ATTRIBUTES[f"{module}.{attribute}"]
-    if not hasattr(_allowed_module(module), attribute):
-        return "does not exist"  # and `from package import name` would import a submodule
-    if isinstance(getattr(_allowed_module(module), attribute), ModuleType):
-        return "is a module"
-    return None
 
 
 def _format_fields(template: str) -> Iterator[str]:
@@ -229,11 +195,43 @@ class Rule:
 
     rule: ClassVar[str]
 
-    def __init__(self) -> None:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
         self.findings: list[tuple[cst.CSTNode | None, str]] = []
 
     def report(self, node: cst.CSTNode | None, message: str) -> None:
         self.findings.append((node, message))
+
+
+class IdentifierRule(Rule):
+    """A rule about identifiers: it knows which Name nodes are not identifiers in scope but
+    attribute names, keyword names or a name imported under an alias (`from m import name as
+    alias`); `check_identifier` sees only the others."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._not_identifiers: set[cst.Name] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_identifiers.add(node.attr)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_identifiers.add(node.keyword)
+
+    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
+        self._not_identifiers.add(node.key)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        if node.asname is not None and isinstance(node.name, cst.Name):
+            self._not_identifiers.add(node.name)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node not in self._not_identifiers:
+            self.check_identifier(node)
+
+    def check_identifier(self, node: cst.Name) -> None:
+        raise NotImplementedError
 
 
 class EncodingDeclaration(Rule):
@@ -296,8 +294,8 @@ class LabelSignature(Rule):
 
 
 class ForbiddenImport(Rule):
-    """Imports only of top-level modules in ALLOWED_IMPORTS: no submodules, relative imports or
-    star imports (which would bind names no rule can see)."""
+    """Imports only of the policy's modules (``import collections.abc`` and ``from collections
+    import abc`` included), never relative and never ``*`` (which would bind names no rule sees)."""
 
     rule = "forbidden-import"
 
@@ -314,63 +312,130 @@ class ForbiddenImport(Rule):
         self._check(node, _dotted_name(node.module) or "")
 
     def _check(self, node: cst.CSTNode, module: str) -> None:
-        top = module.split(".")[0]
-        if top not in ALLOWED_IMPORTS:
-            allowed = ", ".join(sorted(ALLOWED_IMPORTS))
+        if module not in self.policy.modules:
+            allowed = ", ".join(sorted(self.policy.modules))
             self.report(node, f"import of {module!r} is not allowed (allowed: {allowed})")
-        elif module != top:
-            self.report(node, f"import of submodule {module!r} is not allowed; import {top!r}")
 
 
-class ForbiddenName(Rule):
-    """No use (or definition) of FORBIDDEN_NAMES: code execution, dynamic attribute access,
-    namespace dicts, I/O, interpreter exits, and `type` (its 3-argument form builds classes)."""
+class ForbiddenName(IdentifierRule):
+    """A builtin outside the policy's builtins and exceptions (``type``, ``object``, ``getattr``,
+    ``eval``, ``open``, ``__import__``, ``SystemExit``, ...) is neither used nor bound: the
+    sandbox does not provide it, and a program that names it is rejected here with the reason."""
 
     rule = "forbidden-name"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._not_references: set[cst.Name] = set()
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._forbidden = BUILTIN_NAMES - policy.builtins - policy.exceptions
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._not_references.add(node.attr)
-
-    def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is not None:
-            self._not_references.add(node.keyword)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value in FORBIDDEN_NAMES and node not in self._not_references:
-            self.report(node, f"use of {node.value!r} is not allowed")
+    def check_identifier(self, node: cst.Name) -> None:
+        if node.value in self._forbidden:
+            self.report(node, f"builtin {node.value!r} is not in the program policy")
 
 
-class DunderAccess(Rule):
-    """No dunder identifier anywhere (``x.__class__``, ``__builtins__``, ``def __init__``): they
-    lead from any object to the interpreter's internals, and no labeling program needs one."""
+class DunderAccess(IdentifierRule):
+    """No other dunder identifier (``__builtins__``, ``def __init__``, ``__debug__`` is a builtin):
+    they lead to the interpreter's internals and protocol hooks, and no labeling program needs
+    one. (Dunder attributes are forbidden-attribute's, dunder builtins forbidden-name's.)"""
 
     rule = "dunder-access"
 
-    def visit_Name(self, node: cst.Name) -> None:
-        if _is_dunder(node.value):
+    def check_identifier(self, node: cst.Name) -> None:
+        if _is_dunder(node.value) and node.value not in BUILTIN_NAMES:
             self.report(node, f"dunder name {node.value!r} is not allowed")
 
 
-class FrameAccess(Rule):
-    """No FRAME_ATTRIBUTES (``gen.gi_frame.f_back.f_globals``), read as attributes or through
-    class patterns (``case object(gi_frame=f)``): frames and code objects expose other modules'
-    globals and builtins."""
+class ForbiddenAttribute(Rule):
+    """No attribute whose name starts with ``_`` or is in the policy's forbidden_attributes
+    (``mro``, frame, code and traceback attributes such as ``gi_frame``, ``f_globals``,
+    ``tb_frame``), whatever the object: from any object these walk to classes, modules and the
+    interpreter (``re.RegexFlag._convert_``, ``x.__class__.__mro__``)."""
 
-    rule = "frame-access"
+    rule = "forbidden-attribute"
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._check(node.attr)
+        name = node.attr.value
+        if name.startswith("_"):
+            self.report(node.attr, f"attribute {name!r} starts with '_'")
+        elif self.policy.forbids_attribute(name):
+            self.report(node.attr, f"attribute {name!r} is forbidden on any object")
 
-    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
-        self._check(node.key)
 
-    def _check(self, name: cst.Name) -> None:
-        if name.value in FRAME_ATTRIBUTES:
-            self.report(name, f"frame/code attribute {name.value!r} is not allowed")
+class ModuleAttribute(IdentifierRule):
+    """A module is used only as ``module.name`` with a name the policy lists for it, whatever
+    the alias (``import re as r``, ``from collections import abc``); ``from module import name``
+    imports only listed names. A module is never passed around, rebound or shadowed, which would
+    hide what is accessed. (Names starting with ``_`` are forbidden-attribute's.)"""
+
+    rule = "module-attribute"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._modules: dict[str, str] = {}  # bound name -> policy module it names
+        self._accesses: list[cst.Attribute] = []  # resolved at the end
+        self._uses: list[cst.Name] = []  # identifiers outside imports, resolved at the end
+        self._attribute_bases: set[cst.CSTNode] = set()  # nodes used as `node.name`
+        self._in_import = False  # import statements bind modules; their names are not uses
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._in_import = True
+        for bound, module in _import_bindings(node):
+            if module in self.policy.modules:
+                self._modules[bound] = module
+
+    def leave_Import(self, original_node: cst.Import) -> None:
+        self._in_import = False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._in_import = True
+        module = _dotted_name(node.module)
+        if module not in self.policy.modules or isinstance(node.names, cst.ImportStar):
+            return
+        for (bound, path), alias in zip(_import_bindings(node), node.names):
+            if path in self.policy.modules:
+                self._modules[bound] = path
+            else:
+                self._check(alias, module, path.rpartition(".")[2])
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
+        self._in_import = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        super().visit_Attribute(node)
+        if not self._in_import:
+            self._attribute_bases.add(node.value)
+            self._accesses.append(node)
+
+    def check_identifier(self, node: cst.Name) -> None:
+        if not self._in_import:
+            self._uses.append(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for access in self._accesses:
+            module, name = self._module_of(access.value), access.attr.value
+            submodule = f"{module}.{name}" in self.policy.modules
+            if module and not submodule and not self.policy.forbids_attribute(name):
+                self._check(access, module, name)
+        bare = [name for name in self._uses if name.value in self._modules]
+        bare += [access for access in self._accesses if self._module_of(access)]
+        for node in bare:
+            if node not in self._attribute_bases:
+                code = _snippet(original_node, node)
+                self.report(node, f"module {code!r} may only be used as '{code}.<name>'")
+
+    def _module_of(self, node: cst.CSTNode) -> str | None:
+        """The policy module `node` names (through import aliases), or None."""
+        if isinstance(node, cst.Name):
+            return self._modules.get(node.value)
+        if isinstance(node, cst.Attribute):
+            base = self._module_of(node.value)
+            path = f"{base}.{node.attr.value}"
+            return path if base and path in self.policy.modules else None
+        return None
+
+    def _check(self, node: cst.CSTNode, module: str, name: str) -> None:
+        if name not in self.policy.modules[module]:
+            self.report(node, f"'{module}.{name}' is not in the program policy")
 
 
 class FormatString(Rule):
@@ -408,21 +473,11 @@ class GlobalStatement(Rule):
 
 
 class AttributeWrite(Rule):
-    """No assignment, augmented assignment or `del` through an imported name (``re.compile = f``,
-    ``math.pi += 1``, ``del collections.Counter.x``): it would change the module for others."""
+    """No attribute is assigned (plain, augmented, annotated, as a loop or ``with`` target) or
+    deleted, on any object: ``re.compile = f`` or ``c = collections.Counter; c.most_common = f``
+    would change shared objects, and a labeling function needs only its own names and items."""
 
     rule = "attribute-write"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._imported: set[str] = set()
-        self._writes: list[tuple[cst.BaseExpression, str, str]] = []  # (target, root, verb)
-
-    def visit_Import(self, node: cst.Import) -> None:
-        self._imported.update(bound for bound, _ in _import_bindings(node))
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._imported.update(bound for bound, _ in _import_bindings(node))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -451,138 +506,85 @@ class AttributeWrite(Rule):
         if isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._check(element.value, verb)
-            return
-        root = target
-        while isinstance(root, (cst.Attribute, cst.Subscript)):
-            root = root.value
-        if root is not target and isinstance(root, cst.Name):
-            self._writes.append((target, root.value, verb))
-
-    def leave_Module(self, original_node: cst.Module) -> None:
-        for target, root, verb in self._writes:
-            if root in self._imported:
-                code = _snippet(original_node, target)
-                self.report(target, f"{verb} {code!r} changes the imported {root!r}")
+        elif isinstance(target, cst.StarredElement):
+            self._check(target.value, verb)
+        elif isinstance(target, cst.Attribute):
+            self.report(target, f"{verb} attribute {target.attr.value!r} is not allowed")
 
 
-class ModuleAttribute(Rule):
-    """An imported module is used only as ``module.name`` (never passed around, rebound or
-    shadowed, which would hide what is accessed), and never for a private name, a module it
-    imported itself (``statistics.sys``, ``re.enum``) or DENIED_MODULE_ATTRIBUTES; the same
-    holds for ``from module import name``."""
+class MatchKeywordPattern(Rule):
+    """No keyword sub-pattern in a class pattern (``case C(attr=p)``): it reads the attribute
+    ``attr`` of the subject, as a dot would, by a name that is not an attribute node."""
 
-    rule = "module-attribute"
+    rule = "match-keyword-pattern"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._modules: dict[str, str] = {}  # bound name -> allowed module it names
-        self._accesses: list[cst.Attribute] = []  # name.attribute, resolved at the end
-        self._uses: list[cst.Name] = []  # other names, resolved at the end
-        self._not_references: set[cst.Name] = set()
-        self._in_import = False  # import statements bind modules; their names are not uses
+    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
+        self.report(node, f"class pattern keyword {node.key.value!r}= reads an attribute")
 
-    def visit_Import(self, node: cst.Import) -> None:
-        self._in_import = True
-        for bound, module in _import_bindings(node):
-            if module in ALLOWED_IMPORTS:
-                self._modules[bound] = module
 
-    def leave_Import(self, original_node: cst.Import) -> None:
-        self._in_import = False
+class ClassDefinition(Rule):
+    """No class statements: a class runs code when defined (its body, a metaclass or other class
+    keyword, ``__init_subclass__``) and hooks into Python's protocols through dunder methods.
+    Labeling functions need functions, dicts and tuples; the policy's builtins have no
+    ``__build_class__`` to define a class with."""
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._in_import = True
-        module = _dotted_name(node.module)
-        if module in ALLOWED_IMPORTS and not isinstance(node.names, cst.ImportStar):
-            for alias in node.names:
-                self._check(alias, module, alias.name.value)
+    rule = "class-definition"
 
-    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
-        self._in_import = False
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._not_references.add(node.attr)
-        if isinstance(node.value, cst.Name) and not self._in_import:
-            self._not_references.add(node.value)
-            self._accesses.append(node)
-
-    def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is not None:
-            self._not_references.add(node.keyword)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if not self._in_import and node not in self._not_references:
-            self._uses.append(node)
-
-    def leave_Module(self, original_node: cst.Module) -> None:
-        for access in self._accesses:
-            module = self._modules.get(access.value.value)
-            if module is not None:
-                self._check(access, module, access.attr.value)
-        for name in self._uses:
-            if name.value in self._modules:
-                usage = f"'{name.value}.<name>'"
-                self.report(name, f"module {name.value!r} may only be used as {usage}")
-
-    def _check(self, node: cst.CSTNode, module: str, attribute: str) -> None:
-        problem = _module_attribute_problem(module, attribute)
-        if problem:
-            self.report(node, f"'{module}.{attribute}' {problem}")
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.report(node, f"class {node.name.value!r}: programs may not define classes")
 
 
 class ModuleLevelCode(Rule):
-    """Importing a program runs no program code. Module and class bodies (class bodies run at
-    import too) hold only imports (module only), def, class, `pass`, assignments to plain names
-    and a docstring. The expressions evaluated at import (assigned values, annotations, default
-    values, class bases, decorators) hold literals, names, attributes, operators, subscripts,
-    comprehensions and lambdas, and call only IMPORT_TIME_CALLS or ``"<literal>".join``;
-    decorators are only IMPORT_TIME_DECORATORS; classes take no keywords (``metaclass=``).
-    Those callables count only while their names are not rebound at import time."""
+    """Importing a program runs only constant expressions. The module body holds imports,
+    ``def``, ``pass``, assignments to plain names and a docstring. What runs at import (assigned
+    values, default values, annotations, decorators) is built from literals, operators,
+    displays, subscripts and comprehensions over names bound above (constants, imports) and
+    policy builtins; it calls only imported policy names (``re.compile``), policy builtins and
+    str methods (``"|".join``). No program function runs at import: neither ``def`` names nor
+    lambdas may appear there, nor ``print`` (not even passed to ``map``). Decorators are only
+    IMPORT_TIME_DECORATORS."""
 
     rule = "module-level-code"
 
     def visit_Module(self, node: cst.Module) -> None:
         self._module = node
-        self._plain_imports: set[str] = set()
-        self._rebound: set[str] = set()
-        self._collect_bindings(_block_items(node.body))
-        self._check_body(_block_items(node.body), "module")
+        self._builtins = (self.policy.builtins | self.policy.exceptions) - EFFECTFUL_BUILTINS
+        self._bound: dict[str, str] = {}  # name bound above -> constant, definition or import
+        self._imports: dict[str, str] = {}  # imported name -> the dotted path it stands for
+        for index, item in enumerate(_block_items(node.body)):
+            if not ((index == 0 and _is_docstring(item)) or isinstance(item, cst.Pass)):
+                self._check_statement(item)
 
-    def _collect_bindings(self, items: Iterable[cst.CSTNode]) -> None:
-        for item in items:
-            if isinstance(item, cst.Import):
-                for bound, module in _import_bindings(item):
-                    (self._plain_imports if bound == module else self._rebound).add(bound)
-            else:
-                self._rebound.update(_statement_bindings(item))
-            if isinstance(item, cst.ClassDef):
-                self._collect_bindings(_block_items(item.body))
-
-    def _check_body(self, items: list[cst.CSTNode], where: str) -> None:
-        for index, item in enumerate(items):
-            if (index == 0 and _is_docstring(item)) or isinstance(item, cst.Pass):
-                continue
-            if isinstance(item, (cst.Import, cst.ImportFrom)) and where == "module":
-                continue
-            if isinstance(item, cst.FunctionDef):
-                self._check_function(item)
-            elif isinstance(item, cst.ClassDef):
-                self._check_class(item)
-            elif isinstance(item, cst.Assign) and all(
-                _is_name_target(target.target) for target in item.targets
-            ):
+    def _check_statement(self, item: cst.CSTNode) -> None:
+        if isinstance(item, (cst.Import, cst.ImportFrom)):
+            for bound, path in _import_bindings(item):
+                self._bind([bound], "import")
+                self._imports[bound] = path
+        elif isinstance(item, cst.FunctionDef):
+            self._check_function(item)
+            self._bind([item.name.value], "definition")
+        elif isinstance(item, cst.ClassDef):  # class-definition rejects it
+            self._bind([item.name.value], "definition")
+        elif isinstance(item, cst.Assign) and all(_is_name_target(t.target) for t in item.targets):
+            self._check_expression(item.value, "an assigned value")
+            self._bind([n for t in item.targets for n in _target_names(t.target)], "constant")
+        elif isinstance(item, cst.AnnAssign) and isinstance(item.target, cst.Name):
+            self._check_expression(item.annotation.annotation, "an annotation")
+            if item.value is not None:
                 self._check_expression(item.value, "an assigned value")
-            elif isinstance(item, cst.AnnAssign) and isinstance(item.target, cst.Name):
-                self._check_expression(item.annotation.annotation, "an annotation")
-                if item.value is not None:
-                    self._check_expression(item.value, "an assigned value")
-            else:
-                kind = "expression" if isinstance(item, cst.Expr) else repr(type(item).__name__)
-                self.report(
-                    item,
-                    f"{kind} statement at {where} level runs at import time; only imports, "
-                    "def, class, constant assignments and a docstring may be outside functions",
-                )
+                self._bind([item.target.value], "constant")
+        else:
+            kind = "expression" if isinstance(item, cst.Expr) else repr(type(item).__name__)
+            self.report(
+                item,
+                f"{kind} statement at module level runs at import time; only imports, def, "
+                "constant assignments and a docstring may be outside functions",
+            )
+
+    def _bind(self, names: list[str], kind: str) -> None:
+        for name in names:
+            self._bound[name] = kind
+            self._imports.pop(name, None)
 
     def _check_function(self, definition: cst.FunctionDef) -> None:
         for decorator in definition.decorators:
@@ -595,19 +597,10 @@ class ModuleLevelCode(Rule):
         if definition.returns is not None:
             self._check_expression(definition.returns.annotation, "an annotation")
 
-    def _check_class(self, definition: cst.ClassDef) -> None:
-        for decorator in definition.decorators:
-            self._check_decorator(decorator)
-        for base in definition.bases:
-            self._check_expression(base.value, "a class base")
-        for keyword in definition.keywords:
-            self.report(keyword, "class keywords (such as metaclass=) are not allowed")
-        self._check_body(_block_items(definition.body), "class")
-
     def _check_decorator(self, decorator: cst.Decorator) -> None:
         expression = decorator.decorator
         call = expression if isinstance(expression, cst.Call) else None
-        if not self._is_trusted(call.func if call else expression, IMPORT_TIME_DECORATORS):
+        if self._import_path(call.func if call else expression) not in IMPORT_TIME_DECORATORS:
             allowed = ", ".join(sorted(IMPORT_TIME_DECORATORS))
             code = _snippet(self._module, expression)
             self.report(decorator, f"decorator {code!r} runs at import time (allowed: {allowed})")
@@ -615,57 +608,76 @@ class ModuleLevelCode(Rule):
             for arg in call.args:
                 self._check_expression(arg.value, "a decorator argument")
 
-    def _check_expression(self, expression: cst.BaseExpression, context: str) -> None:
-        self._rebound.update(_comprehension_targets(expression))
-        unsafe = self._first_unsafe(expression)
-        if isinstance(unsafe, cst.Call):
-            name = _dotted_name(unsafe.func)
-            if name in IMPORT_TIME_CALLS:
-                root = name.split(".")[0]
-                reason = f"{root!r} is rebound" + (", or not imported" if "." in name else "")
-            else:
-                allowed = ", ".join(sorted(IMPORT_TIME_CALLS))
-                reason = f"outside functions only {allowed} and '<str>.join' may be called"
-            code = _snippet(self._module, unsafe)
-            self.report(unsafe, f"call {code!r} in {context} runs at import time; {reason}")
-        elif unsafe is not None:
-            kind = type(unsafe).__name__
-            self.report(unsafe, f"{kind} is not allowed in {context}, which runs at import time")
+    def _import_path(self, node: cst.BaseExpression) -> str | None:
+        """The dotted path `node` stands for through the imports above, e.g. 'functools.cache'."""
+        name = _dotted_name(node)
+        root, _, rest = (name or "").partition(".")
+        if root not in self._imports:
+            return None
+        return f"{self._imports[root]}.{rest}" if rest else self._imports[root]
 
-    def _first_unsafe(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        """The first part of `node` that could run program code when evaluated, if any."""
+    def _check_expression(self, expression: cst.BaseExpression, context: str) -> None:
+        found = self._first_unsafe(expression, frozenset())
+        if found is not None:
+            node, reason = found
+            code = _snippet(self._module, node)
+            self.report(node, f"{code!r} in {context} runs at import time: {reason}")
+
+    def _first_unsafe(
+        self, node: cst.CSTNode, scope: frozenset[str]
+    ) -> tuple[cst.CSTNode, str] | None:
+        """The first part of `node` that could run program code when evaluated, and why.
+        `scope`: the names bound by the comprehensions around `node`."""
         children: Sequence[cst.CSTNode]
+        if isinstance(node, cst.Name):
+            return self._name_problem(node, scope)
+        if isinstance(node, cst.BaseExpression) and not isinstance(node, _IMPORT_TIME_EXPRESSIONS):
+            return node, f"{type(node).__name__} is not allowed outside functions"
         if isinstance(node, cst.Call):
-            if not (self._is_trusted(node.func, IMPORT_TIME_CALLS) or _is_literal_join(node.func)):
-                return node
-            children = node.args
-        elif isinstance(node, cst.Lambda):
-            children = [p.default for p in _all_params(node.params) if p.default is not None]
-        elif isinstance(node, cst.BaseExpression) and not isinstance(node, _INERT_EXPRESSIONS):
-            return node
+            problem = self._callee_problem(node.func, scope)
+            if problem is not None:
+                return node, problem
+            callee = [node.func.value] if isinstance(node.func, cst.Attribute) else []
+            children = [*callee, *(arg.value for arg in node.args)]
+        elif isinstance(node, cst.Attribute):
+            children = [node.value]
+        elif isinstance(node, _COMPREHENSIONS):
+            scope = scope | _comprehension_targets(node)
+            children = node.children
+        elif isinstance(node, cst.CompFor):  # its target binds names, it does not read them
+            children = [node.iter, *node.ifs, *([node.inner_for_in] if node.inner_for_in else [])]
         else:
             children = node.children
         for child in children:
-            unsafe = self._first_unsafe(child)
-            if unsafe is not None:
-                return unsafe
+            found = self._first_unsafe(child, scope)
+            if found is not None:
+                return found
         return None
 
-    def _is_trusted(self, callee: cst.BaseExpression, allowed: frozenset[str]) -> bool:
-        """`callee` names one of `allowed`, whose root is still the builtin or imported module."""
-        name = _dotted_name(callee)
-        if name not in allowed:
-            return False
-        root = name.split(".")[0]
-        return root not in self._rebound and ("." in name) == (root in self._plain_imports)
+    def _name_problem(self, node: cst.Name, scope: frozenset[str]) -> tuple[cst.Name, str] | None:
+        name = node.value
+        kind = "constant" if name in scope or keyword.iskeyword(name) else self._bound.get(name)
+        if kind in ("constant", "import") or (kind is None and name in self._builtins):
+            return None
+        if kind == "definition":
+            return node, f"{name!r} is defined by the program, whose code may not run at import"
+        if name in EFFECTFUL_BUILTINS:
+            return node, f"{name!r} may not run at import time"
+        return node, f"{name!r} is not a constant, import or allowed builtin bound above"
 
-
-def _is_literal_join(callee: cst.BaseExpression) -> bool:
-    return (
-        isinstance(callee, cst.Attribute)
-        and callee.attr.value == "join"
-        and isinstance(callee.value, (cst.SimpleString, cst.ConcatenatedString))
-    )
+    def _callee_problem(self, callee: cst.BaseExpression, scope: frozenset[str]) -> str | None:
+        """Why calling `callee` at import time could run program code, or None."""
+        root = (_dotted_name(callee) or "").partition(".")[0]
+        if root and root not in scope:
+            kind = self._bound.get(root)
+            if kind == "import":
+                return None  # an imported policy name (module-attribute checks which)
+            if kind is None and isinstance(callee, cst.Name) and root in self._builtins:
+                return None
+        if isinstance(callee, cst.Attribute) and callee.attr.value in STR_METHODS:
+            return None
+        return ("outside functions only imported policy names, builtins other than "
+                f"{', '.join(sorted(EFFECTFUL_BUILTINS))} and str methods may be called")
 
 
 RULES: tuple[type[Rule], ...] = (
@@ -675,11 +687,13 @@ RULES: tuple[type[Rule], ...] = (
     ForbiddenImport,
     ForbiddenName,
     DunderAccess,
-    FrameAccess,
+    ForbiddenAttribute,
+    ModuleAttribute,
     FormatString,
     GlobalStatement,
     AttributeWrite,
-    ModuleAttribute,
+    MatchKeywordPattern,
+    ClassDefinition,
     ModuleLevelCode,
 )
 
@@ -746,10 +760,13 @@ def _parse(source: str) -> cst.Module | Violation:
     return module
 
 
-def vet(source: str, *, max_bytes: int = 20_000, max_nodes: int = 5_000) -> list[Violation]:
+def vet(
+    source: str, *, policy: Policy | None = None, max_bytes: int = 20_000, max_nodes: int = 5_000
+) -> list[Violation]:
     """Every rule violation of `source`, sorted by (line, rule); empty means accepted.
 
-    Never raises on bad input: unparsable source is a 'syntax-error' violation. The gates stop
+    `policy` defaults to the program policy (runtime/program_policy.json). Never raises on bad
+    input: unparsable source is a 'syntax-error' violation. The gates stop
     vetting early: 'too-large' (bytes, before parsing; nesting depth; CST node count) and
     'syntax-error' are then the only violation reported.
     """
@@ -761,7 +778,8 @@ def vet(source: str, *, max_bytes: int = 20_000, max_nodes: int = 5_000) -> list
     parsed = _parse(source)
     if isinstance(parsed, Violation):
         return [parsed]
-    rules = [rule_class() for rule_class in RULES]
+    policy = policy or load_policy()
+    rules = [rule_class(policy) for rule_class in RULES]
     runner = _RuleRunner(rules)
     parsed.visit(runner)
     if runner.nodes > max_nodes:

@@ -1,4 +1,4 @@
-# expect: module-level-code
+# expect: class-definition
 class Config:
     threshold = print("at import")
 

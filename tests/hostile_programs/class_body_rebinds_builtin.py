@@ -1,4 +1,4 @@
-# expect: module-level-code
+# expect: class-definition
 class Rules:
     set = print
     words = set(["at import"])

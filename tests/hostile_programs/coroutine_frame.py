@@ -1,4 +1,4 @@
-# expect: frame-access
+# expect: forbidden-attribute
 async def _coro():
     return 1
 

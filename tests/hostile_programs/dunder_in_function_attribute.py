@@ -1,3 +1,3 @@
-# expect: dunder-access
+# expect: forbidden-attribute
 def label(x):
     return len(label.__globals__) % 2

@@ -1,3 +1,3 @@
-# expect: dunder-access
+# expect: forbidden-attribute
 def label(x):
     return 1 if [].__class__ else 0

@@ -1,4 +1,4 @@
-# expect: frame-access
+# expect: forbidden-attribute
 def _gen():
     yield 1
 

@@ -1,4 +1,4 @@
-# expect: frame-access
+# expect: match-keyword-pattern
 def _gen():
     yield 1
 

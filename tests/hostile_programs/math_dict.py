@@ -1,4 +1,4 @@
-# expect: dunder-access
+# expect: forbidden-attribute
 import math
 
 

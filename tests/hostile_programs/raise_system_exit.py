@@ -1,3 +1,3 @@
-# expect: runtime-exception
+# expect: forbidden-name
 def label(x):
     raise SystemExit(0)

@@ -1,4 +1,4 @@
-# expect: module-attribute
+# expect: forbidden-attribute
 import re
 
 

@@ -1,0 +1,6 @@
+# expect: module-level-code
+DONE = list(map(print, ["at import"]))
+
+
+def label(x):
+    return -1

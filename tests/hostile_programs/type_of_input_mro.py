@@ -1,0 +1,3 @@
+# expect: forbidden-name
+def label(x):
+    return len(type(x).mro()) % 2
