@@ -293,8 +293,9 @@ def _provenance_lines(program: Program, s: dict) -> list[str]:
         ]
     else:
         origin = [f"Hand-written: {p['origin']}."]
+    changed = [f"Changed by Alchemist: {'; '.join(program.changes)}."] if program.changes else []
     accuracy = "n/a" if s["valid_accuracy"] is None else f"{s['valid_accuracy']:.3f} on {s['valid_votes']} votes"
-    return origin + [f"Train coverage {s['coverage']:.3f}; valid accuracy {accuracy}."]
+    return origin + changed + [f"Train coverage {s['coverage']:.3f}; valid accuracy {accuracy}."]
 
 
 def _versions() -> dict:

@@ -122,3 +122,16 @@ def test_a_normalization_failure_is_a_rejection(monkeypatch):
     result = program_from_answer("```python\ndef label(x):\n    return 1\n```", "rules", "p 1", {})
     assert isinstance(result, Rejection)
     assert str(result) == "p 1: line 0: normalization: ruff format failed: boom"
+
+
+def test_program_header_says_what_the_build_changed():
+    from alchemist_compiler.pipeline import _provenance_lines
+
+    code = "def spam_rule(x):\n    return 1\n\nif __name__ == '__main__':\n    spam_rule('a')\n"
+    stats = {"valid_accuracy": None, "coverage": 1.0}
+    program = program_from_answer(f"```python\n{code}```", "rules", "p", {"origin": "x"})
+    lines = _provenance_lines(program, stats)
+    assert "Changed by Alchemist: removed __main__ block; renamed spam_rule -> label." in lines
+    plain = "```python\ndef label(x):\n    return 1\n```"
+    unchanged = program_from_answer(plain, "rules", "p", {"origin": "x"})
+    assert not any(line.startswith("Changed by") for line in _provenance_lines(unchanged, stats))
