@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import get_args
 
 import click
 
 from .errors import AlchemistError
-from .task import Modality
+from .modality import MODALITIES
 
 
 @click.group()
@@ -47,7 +46,7 @@ def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs
 
 @main.command("vet")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--modality", type=click.Choice(get_args(Modality)), default="text", show_default=True,
+@click.option("--modality", type=click.Choice(list(MODALITIES)), default="text", show_default=True,
               help="What label(x) receives: the probe inputs of the dynamic check.")
 @click.option("--classes", "n_classes", type=click.IntRange(2, 127), default=2, show_default=True,
               help="Number of classes K: valid votes are -1 .. K-1.")

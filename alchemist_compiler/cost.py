@@ -3,20 +3,27 @@ and what this run spent (answers replayed from the lock cost nothing)."""
 
 from __future__ import annotations
 
-from .lockfile import Exchange
 from .llm import LLMStage, cost_of, estimate_tokens
+from .lockfile import Exchange
+from .modality import get_modality
 from .prompts import zero_shot_prompt
 from .task import Task
 
 ZERO_SHOT_COMPLETION_TOKENS = 2  # a class index and an end token
 
 
-def cost_ledger(task: Task, exchanges: list[Exchange], train_inputs: list) -> dict:
-    """Tokens and USD of every exchange used, and the estimate for labeling each train row."""
+def cost_ledger(task: Task, exchanges: list[Exchange], train_inputs: list, inputs: str) -> dict:
+    """Tokens and USD of every exchange used, and the estimate for labeling each train row
+    (`inputs`: the prompt's description of the input; the modality estimates each row)."""
     prompt_tokens = sum(e.usage["prompt_tokens"] for e in exchanges)
     completion_tokens = sum(e.usage["completion_tokens"] for e in exchanges)
     ours = cost_of(task.llm, prompt_tokens, completion_tokens)
-    zs_prompt = sum(estimate_tokens(zero_shot_prompt(task, x)) for x in train_inputs)
+    modality = get_modality(task.modality)
+
+    def row_prompt_tokens(rendered: str) -> int:
+        return estimate_tokens(zero_shot_prompt(task, inputs, rendered))
+
+    zs_prompt = sum(modality.zero_shot_prompt_tokens(row_prompt_tokens, x) for x in train_inputs)
     zs_completion = ZERO_SHOT_COMPLETION_TOKENS * len(train_inputs)
     zero_shot = cost_of(task.llm, zs_prompt, zs_completion)
     return {

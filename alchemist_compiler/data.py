@@ -9,7 +9,7 @@ import gzip
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ class Dataset:
     valid: Split | None
     test: Split | None
     notes: tuple[str, ...] = ()  # warnings about the data (printed by the compile)
+    input_spec: dict = field(default_factory=dict)  # the modality's, from train (manifest "input")
 
 
 #: file ending -> format; .gz endings are read through gzip
@@ -162,18 +163,26 @@ def require_column(row: dict, column: str, key: str, path: Path, where: str) -> 
     raise DataError(f"{where}: no column {column!r} ({key}); the columns are {shown or 'none'}{hint}")
 
 
-def load_split(task: Task, name: str, path: Path, labeled: bool) -> Split:
-    """Read one split; labeled splits must carry a valid gold label on every row."""
-    modality = get_modality(task.modality)
+def _rows(task: Task, name: str, path: Path) -> list[dict]:
     rows = read_rows(path, task.data.delimiter, task.data.encoding)
     if not rows:
         raise DataError(f"data.{name}: {path.name} has no rows")
+    return rows
+
+
+def load_split(task: Task, name: str, path: Path, labeled: bool, input_spec: dict,
+               rows: list[dict] | None = None) -> Split:
+    """Read one split (unless its rows are given); labeled splits must carry a valid gold label
+    on every row. `input_spec`: the modality's, from train."""
+    modality = get_modality(task.modality)
+    rows = _rows(task, name, path) if rows is None else rows
+    kind, columns = modality.runtime(input_spec), modality.required_columns(input_spec)
     inputs, labels, weak = [], [], []
     for number, row in enumerate(rows, start=1):
         where = f"{path.name}: row {number}"
-        if isinstance(task.data.input, str):
-            require_column(row, task.data.input, "data.input", path, where)
-        inputs.append(modality.program_input(row, task.data.input, where))
+        for column in columns:
+            require_column(row, column, "data.input", path, where)
+        inputs.append(modality.program_input(kind, row, where))
         if labeled:
             require_column(row, task.data.label, "data.label", path, where)
             labels.append(parse_label(row[task.data.label], task.class_names, where))
@@ -225,12 +234,15 @@ def _test_overlap(task: Task, valid: Split | None, test: Split | None) -> tuple[
 def load_dataset(task: Task) -> Dataset:
     """All splits of the task. The train split is unlabeled for the pipeline."""
     spec = task.data
-    train = load_split(task, "train", spec.train, labeled=False)
-    valid = load_split(task, "valid", spec.valid, labeled=True) if spec.valid else None
-    test = load_split(task, "test", spec.test, labeled=True) if spec.test else None
+    train_rows = _rows(task, "train", spec.train)
+    inputs = get_modality(task.modality).input_spec(task, train_rows, spec.train.name)
+    train = load_split(task, "train", spec.train, labeled=False, input_spec=inputs, rows=train_rows)
+    valid = load_split(task, "valid", spec.valid, labeled=True, input_spec=inputs) if spec.valid else None
+    test = load_split(task, "test", spec.test, labeled=True, input_spec=inputs) if spec.test else None
     return Dataset(
         train=train,
         valid=valid,
         test=test,
         notes=_test_overlap(task, valid, test),
+        input_spec=inputs,
     )

@@ -24,9 +24,7 @@ from .resources import RUNTIME, template_env
 from .task import Task
 
 VERSION = "1.0.0"
-DEPENDENCIES = ("numpy>=1.24", "onnxruntime>=1.20")
-# Only for a model with onnxruntime-extensions' ops (distill.features: minilm, its tokenizer).
-EXTENSIONS_DEPENDENCY = "onnxruntime-extensions>=0.15"
+DEPENDENCIES = ("numpy>=1.24", "onnxruntime>=1.20")  # and the featurizer's own (its registry entry)
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip file can hold
 HEAVY_MODULES = ("torch", "snorkel", "libcst", "sklearn", "pandas")
 
@@ -61,8 +59,10 @@ def sha256_of(path: Path) -> str:
 
 
 def _copy_runtime(destination: Path) -> None:
-    for source in sorted(RUNTIME.glob("*.py")):
-        _write(destination / source.name, source.read_bytes())
+    """Every file of runtime/ (modules, subpackages, data files), no caches."""
+    for source in sorted(RUNTIME.rglob("*")):
+        if source.is_file() and "__pycache__" not in source.parts:
+            _write(destination / source.relative_to(RUNTIME), source.read_bytes())
 
 
 def write_package(
@@ -75,12 +75,9 @@ def write_package(
     readme_context: dict,
 ) -> Path:
     """The package source tree under `root`; returns the import package's folder."""
-    from .distill.minilm import uses_extensions
-
     env = template_env("package")
     package = root / "src" / task.import_name
-    extensions = uses_extensions(model)
-    dependencies = DEPENDENCIES + ((EXTENSIONS_DEPENDENCY,) if extensions else ())
+    dependencies = DEPENDENCIES + tuple(manifest["featurizer"]["dependencies"])
     context = {"task": task, "version": VERSION, "dependencies": dependencies}
     _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
     _write(package / "__init__.py", env.get_template("__init__.py.j2").render(**context))
@@ -96,8 +93,6 @@ def write_package(
         if path.is_file() and "__pycache__" not in path.parts
     }
     manifest = {**manifest, "generator": GENERATOR, "version": VERSION, "artifacts": artifacts}
-    if extensions:  # the labeler registers the extensions' custom-op library
-        manifest["onnxruntime_extensions"] = True
     _write(package / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     readme = env.get_template("README.md.j2").render(
         **context, programs=programs, **readme_context

@@ -52,11 +52,12 @@ def _attempt(origin: str, strategy: str, exchange: Exchange) -> Attempt:
 def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> tuple[list[Attempt], list[Exchange]]:
     """One attempt per program slot, and every exchange made (first-stage ones included)."""
     slots = prompts.plan_slots(task)
+    inputs = get_modality(task.modality).describe(task, dataset)
     supplementary = dict(task.programs.supplementary)
     to_ask = sorted({s.strategy for s in slots} & set(prompts.ASKED_OF_LLM) - set(supplementary))
-    first = llm.ask_all(
-        [Request(f"supplementary {s}", prompts.supplementary_request(task, s)) for s in to_ask]
-    )
+    first = llm.ask_all([
+        Request(f"supplementary {s}", prompts.supplementary_request(task, s, inputs)) for s in to_ask
+    ])
     supplementary |= {s: e.response for s, e in zip(to_ask, first)}
     if "exemplars" not in supplementary and dataset.valid is not None:
         supplementary["exemplars"] = prompts.exemplars_text(
@@ -64,7 +65,7 @@ def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> tuple[list[
         )
     origins = [f"program {s.index + 1} ({s.strategy})" for s in slots]
     answers = llm.ask_all([
-        Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy)))
+        Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy), inputs))
         for origin, slot in zip(origins, slots)
     ])
     attempts = [_attempt(o, s.strategy, e) for o, s, e in zip(origins, slots, answers)]

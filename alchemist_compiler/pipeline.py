@@ -17,7 +17,8 @@ from . import analysis, emit, generate
 from .apply import apply_programs, concat_columns
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
-from .distill import distill
+from .distill import Distilled, distill
+from .featurizers import get_featurizer
 from .label_model import SNORKEL_MIN_COLUMNS, effective_kind, fit_label_model
 from .errors import AlchemistError
 from .generate import Attempt
@@ -146,7 +147,7 @@ def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Optio
 
 
 def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], label_model: dict,
-                    model) -> list[dict]:
+                    distilled: Distilled) -> list[dict]:
     """Label-model and distilled-model metrics on valid and test."""
     metrics = []
     for name in ("valid", "test"):
@@ -154,7 +155,7 @@ def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], labe
             continue
         split, L = splits[name], votes[name][:, kept]
         metrics.append(evaluate(name, "label model", predict_proba(label_model, L), split.labels, covered(L)))
-        proba = _onnx_proba(model, split.inputs, label_model["cardinality"])
+        proba = distilled.proba(split.inputs, label_model["cardinality"])
         metrics.append(evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)))
     return metrics
 
@@ -194,14 +195,16 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     train_rows = np.flatnonzero(covered(L_train))
     console.print(f"label model: {label_model['kind']}, train coverage {len(train_rows) / len(L_train):.3f}")
     distilled = distill(
-        modality, task.distill, [dataset.train.inputs[i] for i in train_rows], soft[train_rows],
+        get_featurizer(task.featurizer), modality.runtime(dataset.input_spec), task.distill,
+        [dataset.train.inputs[i] for i in train_rows], soft[train_rows],
         seed=options.seed,
         valid_inputs=dataset.valid.inputs if dataset.valid is not None else None,
         valid_labels=valid_labels,
     )
     splits = _splits(dataset)
-    metrics = evaluate_splits(splits, votes, kept, label_model, distilled.model)
-    ledger = cost_ledger(task, found.exchanges, dataset.train.inputs)
+    metrics = evaluate_splits(splits, votes, kept, label_model, distilled)
+    ledger = cost_ledger(task, found.exchanges, dataset.train.inputs,
+                         modality.describe(task, dataset))
 
     kept_programs = [found.programs[j] for j in kept if j < len(found.programs)]
     emitted = _emitted_programs(task, kept_programs, {s["name"]: s for s in stats})
@@ -210,8 +213,9 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         "name": task.name,
         "import_name": task.import_name,
         "modality": task.modality,
+        "input": dataset.input_spec,
+        "featurizer": distilled.needs,
         "classes": task.class_names,
-        "input_column": task.data.input,
         "call_timeout_s": task.programs.call_timeout_s,
         "seed": options.seed,
         "programs": [{"file": p.file, "strategy": p.strategy} for p in emitted],
@@ -221,34 +225,34 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         "dropped": dropped,
         "metrics": metrics,
         "cost": ledger,
-        "distill": {"features": task.distill.features, "hidden": task.distill.hidden,
+        "distill": {"features": task.featurizer, "hidden": task.distill.hidden,
                     "seeds": task.distill.seeds,
                     "best_epochs": [m.best_epoch for m in distilled.members],
                     "parity_max_abs_error": distilled.parity_error},
         "versions": _versions(),
     }
     readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
-              "dropped": dropped, "input_column": task.data.input}
+              "dropped": dropped, "inputs": modality.runtime(dataset.input_spec)}
     sample = splits.get("test") or splits.get("valid") or splits["train"]
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
     check = (sample.inputs[:CHECK_ROWS], check_votes)
-    wheel = _emit(task, out_dir, emitted, label_model, distilled.model, manifest, readme, check,
+    wheel = _emit(task, out_dir, emitted, label_model, distilled, manifest, readme, check,
                   force=options.force)
     print_summary(console, metrics, ledger, run_spending(llm), out_dir, wheel)
     return manifest
 
 
-def _emit(task, out_dir: Path, emitted, label_model, model, manifest, readme, check, *,
+def _emit(task, out_dir: Path, emitted, label_model, distilled: Distilled, manifest, readme, check, *,
           force: bool) -> str:
     """Build the package beside out_dir, check the installed wheel, then move it into place
     (OUTDIR is checked again: the user may have put files there during the compile)."""
     build_root = make_build_dir(out_dir)
     try:
-        emit.write_package(build_root, task, emitted, label_model, model, manifest, readme)
+        emit.write_package(build_root, task, emitted, label_model, distilled.model, manifest, readme)
         wheel = emit.build_wheel(build_root)
         inputs, votes = check
-        expected = _onnx_proba(model, inputs, len(task.classes))
+        expected = distilled.proba(inputs, len(task.classes))
         emit.check_installed_labeler(wheel, task, inputs, expected, votes)
         emit.replace_directory(build_root, check_output_dir(out_dir, task, force=force))
     finally:
@@ -260,18 +264,6 @@ def _report_rejections(console: Console, found: Candidates, attempts: list[Attem
     for attempt in attempts:
         if attempt.origin in found.rejected:
             console.print(f"[yellow]rejected[/] {attempt.origin}: {found.rejected[attempt.origin]}")
-
-
-def _onnx_proba(model, inputs: list, k: int) -> np.ndarray:
-    """The model's probabilities, computed exactly as the emitted labeler computes them."""
-    import onnxruntime as ort
-    from alchemist_runtime.labeler import run_by_length
-
-    from .distill.minilm import session_options
-
-    session = ort.InferenceSession(model.SerializeToString(), session_options(model),
-                                   providers=["CPUExecutionProvider"])
-    return run_by_length(session, list(inputs), k)
 
 
 def _emitted_programs(task: Task, programs: list[Program], stats: dict) -> list[emit.EmittedProgram]:

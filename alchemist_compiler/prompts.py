@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from alchemist_runtime.policy import load_policy
 
 from .data import Split
 from .modality import get_modality
-from .programs.vetting import ALLOWED_IMPORTS
 from .resources import template_env
 from .task import Task
 
@@ -49,14 +49,15 @@ def _messages(user: str) -> Messages:
     return ({"role": "system", "content": system}, {"role": "user", "content": user.strip()})
 
 
-def _context(task: Task) -> dict:
-    return {"task": task, "modality": get_modality(task.modality)}
+def _context(task: Task, inputs: str) -> dict:
+    """`inputs`: the modality's description of what `x` is (Modality.describe)."""
+    return {"task": task, "modality": get_modality(task.modality), "input_description": inputs}
 
 
-def supplementary_request(task: Task, strategy: str) -> Messages:
+def supplementary_request(task: Task, strategy: str, inputs: str) -> Messages:
     """The first-stage question whose answer becomes the strategy's supplementary text."""
     template = template_env("prompts").get_template(f"supplementary_{strategy}.j2")
-    return _messages(template.render(**_context(task)))
+    return _messages(template.render(**_context(task, inputs)))
 
 
 def exemplars_text(task: Task, valid: Split, per_class: int) -> str:
@@ -70,25 +71,25 @@ def exemplars_text(task: Task, valid: Split, per_class: int) -> str:
     return template_env("prompts").get_template("exemplars.j2").render(task=task, exemplars=chosen)
 
 
-def program_request(task: Task, slot: Slot, supplementary: str | None) -> Messages:
+def program_request(task: Task, slot: Slot, supplementary: str | None, inputs: str) -> Messages:
     """The messages asking for the program of one slot."""
     template = template_env("prompts").get_template("program.j2")
     user = template.render(
-        **_context(task),
+        **_context(task, inputs),
         slot=slot.index,
         count=task.programs.count,
         heading=HEADINGS.get(slot.strategy, ""),
         supplementary=(supplementary or "").strip(),
-        allowed_imports=sorted(ALLOWED_IMPORTS),
+        allowed_imports=sorted({m.split(".")[0] for m in load_policy().modules}),
     )
     return _messages(user)
 
 
-def zero_shot_prompt(task: Task, value) -> str:
-    """The per-row prompt of the paper's baseline (an LLM labels every row); for cost estimates."""
-    modality = get_modality(task.modality)
+def zero_shot_prompt(task: Task, inputs: str, rendered: str) -> str:
+    """The per-row prompt of the paper's baseline (an LLM labels every row) around one rendered
+    input; for cost estimates."""
     template = template_env("prompts").get_template("zero_shot.j2")
-    return template.render(**_context(task), text=modality.render_input(value, max_chars=10**9))
+    return template.render(**_context(task, inputs), text=rendered)
 
 
 def repair_request(task: Task, original: Messages, answer: str, reason: str, examples: list[dict]) -> Messages:

@@ -19,21 +19,17 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from .errors import TaskError
+from .featurizers import FEATURIZERS, names_for
+from .label_model import KINDS as LABEL_MODEL_KINDS
+from .modality import MODALITIES
 
 Strategy = Literal["general", "description", "exemplars", "keywords", "rules"]
-Modality = Literal["text", "image", "tabular", "timeseries"]
-LabelModelKind = Literal[
-    "snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid", "auto"
-]
-IMPLEMENTED_LABEL_MODELS = (
-    "snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid", "auto"
-)
-IMPLEMENTED_MODALITIES = ("text",)
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("general", "description", "exemplars", "keywords", "rules")
 
 
@@ -58,6 +54,9 @@ class DataSpec(_Strict):
     label: str = "label"
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] | None = None  # .csv ",", .tsv tab
     encoding: str = "utf-8"
+    missing: list[str] = []  # tabular: strings that mean a missing value, e.g. ["?", ""]
+    rate_hz: Annotated[float, Field(gt=0)] | None = None  # timeseries: samples per second
+    units: str | None = None  # timeseries: the values' units, e.g. mV
 
     @field_validator("encoding")
     @classmethod
@@ -103,23 +102,24 @@ class ProgramsSpec(_Strict):
 
 class LabelModelSpec(_Strict):
     example = "{kind: snorkel}"
-    kind: LabelModelKind = "snorkel"
+    kind: str = "snorkel"
 
     @field_validator("kind")
     @classmethod
-    def _implemented(cls, kind: str) -> str:
-        if kind not in IMPLEMENTED_LABEL_MODELS:
-            raise ValueError(f"{kind!r} is not available yet; use one of {IMPLEMENTED_LABEL_MODELS}")
+    def _registered(cls, kind: str) -> str:
+        if kind not in LABEL_MODEL_KINDS:
+            raise ValueError(f"{kind!r} is not a label model; use one of {list(LABEL_MODEL_KINDS)}")
         return kind
 
 
 class DistillSpec(_Strict):
     example = "{features: hashing, hidden: [32, 32], seeds: 5}"
-    features: Literal["hashing", "minilm"] = "hashing"
+    features: str | None = None  # a registered featurizer of the task's modality; None: its default
     hidden: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1)] = [32, 32]
     seeds: Annotated[int, Field(ge=1, le=20)] = 5
     epochs: Annotated[int, Field(gt=0)] = 60
     learning_rate: Annotated[float, Field(gt=0)] = 3e-3
+    max_chars: Annotated[int, Field(gt=0)] = 20000  # text: characters kept per input
 
 
 class Task(_Strict):
@@ -127,7 +127,7 @@ class Task(_Strict):
 
     name: str
     description: Annotated[str, Field(min_length=1)]
-    modality: Modality = "text"
+    modality: str = "text"
     classes: Annotated[list[ClassSpec], Field(min_length=2)]
     data: DataSpec
     llm: LLMSpec = LLMSpec()
@@ -153,10 +153,23 @@ class Task(_Strict):
 
     @field_validator("modality")
     @classmethod
-    def _modality_implemented(cls, modality: str) -> str:
-        if modality not in IMPLEMENTED_MODALITIES:
-            raise ValueError(f"{modality!r} is not supported yet; supported: {IMPLEMENTED_MODALITIES}")
+    def _modality_registered(cls, modality: str) -> str:
+        if modality not in MODALITIES:
+            raise ValueError(f"{modality!r} is not supported; use one of {list(MODALITIES)}")
         return modality
+
+    @field_validator("distill")
+    @classmethod
+    def _featurizer_of_the_modality(cls, distill: DistillSpec, info: ValidationInfo) -> DistillSpec:
+        modality = info.data.get("modality")
+        if distill.features is not None and modality in MODALITIES:
+            known = names_for(modality)
+            if distill.features not in known:
+                why = "is not a featurizer" if distill.features not in FEATURIZERS else \
+                    f"reads {FEATURIZERS[distill.features].modality} inputs"
+                raise ValueError(f"features: {distill.features!r} {why}; a {modality} task takes "
+                                 f"one of {known}")
+        return distill
 
     @model_validator(mode="after")
     def _unique_class_names(self) -> Task:
@@ -175,6 +188,11 @@ class Task(_Strict):
                     "programs.supplementary.exemplars, or remove 'exemplars'"
                 )
         return self
+
+    @property
+    def featurizer(self) -> str:
+        """The featurizer's name: distill.features, else the modality's default."""
+        return self.distill.features or MODALITIES[self.modality].default_featurizer
 
     @property
     def class_names(self) -> list[str]:

@@ -102,7 +102,7 @@ def measure(name: str, features: str) -> dict:
 
 
 def main(names: list[str] | None = None) -> str:
-    from alchemist_compiler.distill.minilm import minilm_featurizer
+    from alchemist_compiler.featurizers.minilm import minilm_featurizer
 
     minilm_featurizer()  # build the cached featurizer once, outside the timed compiles
     header = ("| dataset | metric (test) | label model | features | distilled | wheel | "

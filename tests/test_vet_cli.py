@@ -132,11 +132,10 @@ def test_classes_option_sets_the_valid_range(tmp_path):
 @pytest.mark.parametrize(
     ("modality", "body"),
     [
-        ("image", "def label(x):\n    return 1 if x.get('cat', 0.0) > 0.5 else -1\n"),
         ("tabular", "def label(x):\n    return 1 if (x.get('age') or 0) > 30 else 0\n"),
         ("timeseries", "def label(x):\n    return 1 if sum(x) > 0 else 0\n"),
     ],
-    ids=["image", "tabular", "timeseries"],
+    ids=["tabular", "timeseries"],
 )
 def test_other_modalities_get_probes_of_their_type(tmp_path, modality, body):
     path = write(tmp_path, "program.py", body)

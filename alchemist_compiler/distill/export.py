@@ -19,7 +19,7 @@ import torch
 from onnx import TensorProto, compose, helper, numpy_helper
 from torch import nn
 
-from .hashing import BUCKETS_NAME, VALUES_NAME
+from ..featurizers.hashing import BUCKETS_NAME, VALUES_NAME
 from .mlp import Ensemble
 
 LARGE_WEIGHT = 65536  # elements; the first layer of each MLP (n_features x hidden)
@@ -28,11 +28,6 @@ HEAD_INPUT = "mlp_input"
 HEAD_BUCKETS = "mlp_buckets"
 HEAD_VALUES = "mlp_values"
 FIRST_WEIGHT = "mlp/first_weight"
-
-
-def has_occurrence_outputs(featurizer: onnx.ModelProto) -> bool:
-    """Whether the featurizer also gives its features per occurrence (buckets, values)."""
-    return {BUCKETS_NAME, VALUES_NAME} <= {o.name for o in featurizer.graph.output}
 
 
 def _layers(member: nn.Module) -> list[nn.Linear]:
@@ -214,15 +209,16 @@ def join(featurizer: onnx.ModelProto, head: onnx.ModelProto, doc: str) -> onnx.M
     return model
 
 
-def max_parity_error(model: onnx.ModelProto, raw: np.ndarray, expected: np.ndarray) -> float:
-    """Largest |onnxruntime(model)(raw) - expected| over all rows and classes, the model run as
-    the labeler runs it (by length, in bounded runs)."""
-    import onnxruntime as ort
-    from alchemist_runtime.labeler import run_by_length
+def model_proba(model: onnx.ModelProto, needs: dict, kind, values: list, k: int) -> np.ndarray:
+    """(n, k) probabilities of the joined model on program inputs, computed exactly as the
+    emitted labeler computes them (its session helper, its modality's runs)."""
+    from alchemist_runtime.session import make_session, run_model
 
-    from .minilm import session_options
+    return run_model(make_session(model.SerializeToString(), needs), kind, list(values), k)
 
-    session = ort.InferenceSession(model.SerializeToString(), session_options(model),
-                                   providers=["CPUExecutionProvider"])
-    got = run_by_length(session, list(raw), np.shape(expected)[1])
+
+def max_parity_error(model: onnx.ModelProto, needs: dict, kind, values: list,
+                     expected: np.ndarray) -> float:
+    """Largest |onnxruntime(model)(values) - expected| over all rows and classes."""
+    got = model_proba(model, needs, kind, values, np.shape(expected)[1])
     return float(np.abs(got - expected).max()) if len(expected) else 0.0

@@ -46,31 +46,27 @@ class SparseRows:
         return out
 
 
-def featurizer_session(featurizer: onnx.ModelProto):
-    import onnxruntime as ort
+def featurize(graph: onnx.ModelProto, needs: dict, kind, values: list) -> SparseRows:
+    """Features of program inputs `values` (a runtime modality `kind` makes the model input), in
+    input order. Runs are the modality's (text: shortest first, bounded by CHUNK_CELLS)."""
+    from alchemist_runtime.session import batches, make_session
 
-    from .minilm import session_options  # registers the custom ops the featurizer needs
-
-    options = session_options(featurizer, threads=1)
-    return ort.InferenceSession(featurizer.SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
-
-
-def featurize(featurizer: onnx.ModelProto, model_inputs: list[np.ndarray]) -> SparseRows:
-    """Features of each batch of model inputs (already converted by the modality), stacked."""
-    session = featurizer_session(featurizer)
-    indptr, indices, values, n_features = [np.zeros(1, dtype=np.int64)], [], [], 0
+    session = make_session(graph.SerializeToString(), needs, threads=1)
+    runs = batches(kind.lengths(values), len(values), cells=CHUNK_CELLS, max_rows=CHUNK_ROWS)
+    indptr, indices, features, n_features = [np.zeros(1, dtype=np.int64)], [], [], 0
     offset = 0
-    for batch in model_inputs:
-        dense = session.run(["features"], {"input": batch})[0]
+    for rows in runs:
+        dense = session.run(["features"], {"input": kind.model_input([values[i] for i in rows])})[0]
         n_features = dense.shape[1]
-        rows, cols = np.nonzero(dense)
+        nonzero_rows, cols = np.nonzero(dense)
         indices.append(cols.astype(np.int64))
-        values.append(dense[rows, cols].astype(np.float32))
-        counts = np.bincount(rows, minlength=len(dense))
+        features.append(dense[nonzero_rows, cols].astype(np.float32))
+        counts = np.bincount(nonzero_rows, minlength=len(dense))
         indptr.append(offset + np.cumsum(counts))
         offset += int(counts.sum())
-    return SparseRows(
+    stacked = SparseRows(
         np.concatenate(indptr), np.concatenate(indices or [np.zeros(0, np.int64)]),
-        np.concatenate(values or [np.zeros(0, np.float32)]), n_features,
+        np.concatenate(features or [np.zeros(0, np.float32)]), n_features,
     )
+    order = np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
+    return stacked.rows(np.argsort(order, kind="stable"))

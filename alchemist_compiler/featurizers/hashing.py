@@ -401,3 +401,8 @@ def hashing_featurizer(
     )
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def build(params: dict) -> onnx.ModelProto:
+    """The registry's builder: the default n-gram ranges and bucket counts (no parameters)."""
+    return hashing_featurizer()

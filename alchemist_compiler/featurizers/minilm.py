@@ -100,25 +100,6 @@ def minilm_featurizer() -> onnx.ModelProto:
     return onnx.load_from_string(data)
 
 
-def uses_extensions(model: onnx.ModelProto) -> bool:
-    """Whether the model has onnxruntime-extensions' ops (this featurizer's tokenizer)."""
-    return any(o.domain == CUSTOM_DOMAIN for o in model.opset_import)
-
-
-def session_options(model: onnx.ModelProto, threads: int | None = None):
-    """onnxruntime SessionOptions for the model: the extensions' library registered if it needs it."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    if uses_extensions(model):
-        from alchemist_runtime.labeler import extensions_library
-
-        options.register_custom_ops_library(extensions_library())
-    return options
-
-
 # -- weights and the torch encoder ------------------------------------------------------------
 
 def load_weights(folder: Path | None = None) -> dict[str, np.ndarray]:
@@ -483,3 +464,8 @@ def build_featurizer(folder: Path | None = None) -> onnx.ModelProto:
     model = _model(graph, {o.domain: o.version for o in encoder.opset_import})
     model.doc_string = f"all-MiniLM-L6-v2 ({PACKAGE}): int8 per channel, mean pooling, L2 norm"
     return model
+
+
+def build(params: dict) -> onnx.ModelProto:
+    """The registry's builder (no parameters): the cached featurizer."""
+    return minilm_featurizer()

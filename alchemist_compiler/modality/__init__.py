@@ -1,20 +1,23 @@
-"""The modality seam: what a program receives, how prompts describe it, how the model featurizes it.
+"""The modality seam: one module per kind of input, registered here (the only list of them).
 
-Every stage asks the task's `Modality` instead of assuming text. Adding images, tabular rows or
-time series means adding one module here and registering it.
+Adding a modality: see README.md, "Adding a modality".
 """
 
 from __future__ import annotations
 
 from .base import Modality
+from .tabular import TabularModality
 from .text import TextModality
+from .timeseries import TimeSeriesModality
 
-MODALITIES: dict[str, type[Modality]] = {"text": TextModality}
+MODALITIES: dict[str, Modality] = {
+    m.name: m for m in (TextModality(), TabularModality(), TimeSeriesModality())
+}
 
 
 def get_modality(name: str) -> Modality:
-    """The modality implementation registered under `name` (a validated task's `modality`)."""
-    return MODALITIES[name]()
+    """The modality registered under `name` (a validated task's `modality`)."""
+    return MODALITIES[name]
 
 
 __all__ = ["MODALITIES", "Modality", "get_modality"]

@@ -1,42 +1,67 @@
-"""What every modality provides to the pipeline."""
+"""What every modality provides to the compiler's stages.
+
+A modality is one module here and one in the runtime (`alchemist_runtime.modalities`, its
+`runtime`): this side reads its inputs from data rows (through the runtime's conversion, so
+compile-time and labeling-time inputs are the same), describes them to the LLM, renders one
+input, gives probe inputs to `alchemist vet`, and estimates the zero-shot cost of one input.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import onnx
+from alchemist_runtime.modalities import InputKind
+
+from ..errors import DataError
+
+if TYPE_CHECKING:
+    from ..data import Dataset
+    from ..task import Task
 
 
 class Modality(ABC):
-    """One kind of input (text, image, ...), seen by every stage through this interface."""
+    """One kind of input (text, tabular rows, time series, ...), seen by every stage through this."""
 
     name: str
     #: Python type of the program's argument, as written in the prompt's signature.
     program_arg_type: str
-    #: One sentence for the prompt: what `x` is.
-    input_description: str
-    #: Example inputs for the dynamic check of a vetted program.
-    probe_inputs: tuple[Any, ...]
+    #: The featurizer used when task.yaml's distill.features is not given.
+    default_featurizer: str
+    #: The runtime side: user inputs -> program inputs -> model input.
+    runtime: type[InputKind]
 
     @abstractmethod
-    def program_input(self, row: dict, column: str | list[str], where: str) -> Any:
-        """The value a program receives for one data row; raise DataError naming `where`."""
+    def input_spec(self, task: Task, train_rows: list[dict], file: str) -> dict:
+        """What reading an input needs (manifest.json's "input"), from the task and the train
+        rows; DataError naming the key or the row."""
 
     @abstractmethod
-    def render_input(self, value: Any, max_chars: int = 300) -> str:
-        """A short text rendering of one input for prompts (exemplars) and cost estimates."""
+    def required_columns(self, spec: dict) -> list[str]:
+        """The columns every data row must have."""
+
+    def program_input(self, kind: InputKind, row: dict, where: str) -> Any:
+        """One row's program input (default: the runtime reads the whole row)."""
+        try:
+            return kind.one(row, where)
+        except (TypeError, ValueError) as err:
+            raise DataError(str(err)) from None
 
     @abstractmethod
-    def featurizer(self, spec: Any) -> onnx.ModelProto:
-        """ONNX graph: raw model input "input" -> float32 "features" (n, d)."""
-
-    def batch_order(self, values: list[Any]):
-        """Order in which to batch inputs for the ONNX model (default: as given)."""
-        import numpy as np
-
-        return np.arange(len(values))
+    def describe(self, task: Task, dataset: Dataset) -> str:
+        """The prompt's paragraph on what `x` is."""
 
     @abstractmethod
-    def model_input(self, values: list[Any]) -> Any:
-        """The array fed to the ONNX model for a batch of program inputs."""
+    def render_input(self, value: Any, max_chars: int | None = 300) -> str:
+        """One input as short text for prompts (exemplars, feedback); None: no limit."""
+
+    @abstractmethod
+    def probe_inputs(self, spec: dict | None = None) -> tuple[Any, ...]:
+        """A few inputs of the program's argument type for `alchemist vet` (spec: the task's
+        input spec when known)."""
+
+    def zero_shot_prompt_tokens(self, prompt_tokens: Callable[[str], int], value: Any) -> int:
+        """Prompt tokens of asking an LLM to label this one input; `prompt_tokens(rendered)`
+        estimates the zero-shot prompt around a rendered input."""
+        return prompt_tokens(self.render_input(value, max_chars=None))

@@ -1,11 +1,10 @@
-"""Text: programs receive a `str`; the distilled model hashes word and character n-grams."""
+"""Text: programs receive a `str`; the distilled model reads the raw string (hashing or MiniLM)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import onnx
+from alchemist_runtime.modalities.text import TextInput
 
 from ..errors import DataError
 from .base import Modality
@@ -14,12 +13,19 @@ from .base import Modality
 class TextModality(Modality):
     name = "text"
     program_arg_type = "str"
-    input_description = "The input `x` is the raw text as a Python `str`."
-    probe_inputs = ("", "hello", "Check out my channel!!! http://example.com", "ÉCOLE été 🙂\n\t")
+    default_featurizer = "hashing"
+    runtime = TextInput
 
-    def program_input(self, row: dict, column: str | list[str], where: str) -> str:
-        if not isinstance(column, str):
-            raise DataError(f"data.input: text tasks take one column name, got {column!r}")
+    def input_spec(self, task, train_rows: list[dict], file: str) -> dict:
+        if not isinstance(task.data.input, str):
+            raise DataError(f"data.input: text tasks take one column name, got {task.data.input!r}")
+        return {"column": task.data.input, "max_chars": task.distill.max_chars}
+
+    def required_columns(self, spec: dict) -> list[str]:
+        return [spec["column"]]
+
+    def program_input(self, kind: TextInput, row: dict, where: str) -> str:
+        column = kind.spec["column"]
         if column not in row:
             raise DataError(f"{where}: no column {column!r} (data.input)")
         value = row[column]
@@ -27,25 +33,16 @@ class TextModality(Modality):
             return ""
         if not isinstance(value, str):
             raise DataError(f"{where}: column {column!r} is {type(value).__name__}, expected text")
-        return value
+        return kind.one(value)
 
-    def render_input(self, value: Any, max_chars: int = 300) -> str:
+    def describe(self, task, dataset) -> str:
+        return "The input `x` is the raw text as a Python `str`."
+
+    def render_input(self, value: Any, max_chars: int | None = 300) -> str:
         text = " ".join(str(value).split())
-        return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+        if max_chars is None or len(text) <= max_chars:
+            return text
+        return text[: max_chars - 3] + "..."
 
-    def featurizer(self, spec: Any) -> onnx.ModelProto:
-        """spec.features: "hashing" (n-grams, default) or "minilm" (sentence embeddings)."""
-        if spec.features == "minilm":
-            from ..distill.minilm import minilm_featurizer
-
-            return minilm_featurizer()
-        from ..distill.hashing import hashing_featurizer
-
-        return hashing_featurizer()
-
-    def batch_order(self, values: list[Any]) -> np.ndarray:
-        """Shortest first: the string ops cost about rows x the batch's longest string."""
-        return np.argsort([len(str(v)) for v in values], kind="stable")
-
-    def model_input(self, values: list[Any]) -> np.ndarray:
-        return np.asarray(values, dtype=object)
+    def probe_inputs(self, spec: dict | None = None) -> tuple[Any, ...]:
+        return ("", "hello", "Check out my channel!!! http://example.com", "ÉCOLE été 🙂\n\t")
