@@ -52,11 +52,13 @@ def apply_programs(
             with Progress(*columns, disable=not show_progress, transient=True) as progress:
                 for name, inputs in splits.items():
                     bar = progress.add_task(name, total=len(inputs))
-                    results[name] = pool.apply(inputs, lambda n, bar=bar: progress.advance(bar, n))
+                    done = _failed(results.values())  # stopped on an earlier split: dropped
+                    results[name] = pool.apply(inputs, lambda n, bar=bar: progress.advance(bar, n),
+                                               skip=done)
         if recheck is not None and sources:
             name, rows = recheck
             unstable = _unstable(sources, k, settings, splits[name][:rows],
-                                 results[name].votes[:rows])
+                                 results[name].votes[:rows], skip=_failed(results.values()))
             for result in results.values():
                 _stop(result, unstable)
     except ContainmentUnavailable as error:
@@ -64,13 +66,20 @@ def apply_programs(
     return results
 
 
+def _failed(results) -> set[int]:
+    """Programs that failed to load or were stopped on any of these results."""
+    return {j for result in results for j, (error, stop) in
+            enumerate(zip(result.load_errors, result.stopped)) if error or stop}
+
+
 def _unstable(sources: list[str], k: int, settings: ApplySettings, inputs: list,
-              votes: np.ndarray) -> dict[int, str]:
+              votes: np.ndarray, skip: set[int]) -> dict[int, str]:
     """Programs whose votes on `inputs` differ when run again, forwards and backwards."""
     unstable: dict[int, str] = {}
     for order in (slice(None), slice(None, None, -1)):
         with settings.pool(sources, k) as pool:
-            again = pool.apply(inputs[order]).votes[order]
+            again = pool.apply(inputs[order], skip=sorted(skip)).votes[order]
+        again[:, sorted(skip)] = votes[:, sorted(skip)]
         for j in np.flatnonzero((again != votes).any(axis=0)):
             differing = int((again[:, j] != votes[:, j]).sum())
             unstable.setdefault(int(j), f"its votes differ between runs ({differing} of "

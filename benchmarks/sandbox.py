@@ -1,9 +1,11 @@
-"""The sandbox's cost: youtube's 10 recorded programs applied to many short texts, three ways.
+"""The sandbox's cost: youtube's 10 recorded programs applied to many short texts, four ways.
 
 In-process (the programs exec'd into this process: the no-isolation baseline, fine here because
-these programs are the recorded, vetted ones), `ProgramPool` (worker processes, restricted
-builtins, audit hook, per-call timer), and snorkel's PandasLFApplier. Every way must produce
-the same votes. Issue target: sandboxed throughput >= 50% of in-process.
+these programs are the recorded, vetted ones), `ProgramPool` now (one OS-contained process per
+program), `ProgramPool` before OS containment (the Python-level sandbox of commit BEFORE_OS,
+several programs per worker, taken from git), and snorkel's PandasLFApplier. Every way must
+produce the same votes. Targets: sandboxed >= 50% of in-process; now >= 0.8x of before.
+Then the compile time of a task that includes every hostile program in tests/hostile_programs.
 
     python benchmarks/sandbox.py [--rows 100000] [--workers 1 2]
 """
@@ -11,9 +13,12 @@ the same votes. Issue target: sandboxed throughput >= 50% of in-process.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from itertools import cycle, islice
@@ -31,6 +36,8 @@ from alchemist_compiler.programs.build import Program, program_from_answer
 
 YOUTUBE = ROOT / "examples" / "youtube"
 N_CLASSES = 2
+BEFORE_OS = "92d420b"  # the last commit with the Python-level sandbox (several programs per worker)
+HOSTILE = ROOT / "tests" / "hostile_programs"
 
 
 def youtube_programs() -> list[str]:
@@ -59,12 +66,54 @@ def in_process(sources: list[str], texts: list[str]) -> np.ndarray:
     return np.array([[label(x) for x in texts] for label in labels], dtype=np.int8).T
 
 
-def sandboxed(workers: int) -> Callable[[list[str], list[str]], np.ndarray]:
+def sandboxed(workers: int, pool_class=ProgramPool) -> Callable[[list[str], list[str]], np.ndarray]:
     def run(sources: list[str], texts: list[str]) -> np.ndarray:
-        with ProgramPool(sources, N_CLASSES, workers=workers) as pool:
+        with pool_class(sources, N_CLASSES, workers=workers) as pool:
             return pool.apply(texts).votes
 
     return run
+
+
+def pool_before_os(folder: Path):
+    """ProgramPool as of commit BEFORE_OS, loaded from git into `folder`."""
+    for name in ("sandbox.py", "_sandbox_worker.py"):
+        source = subprocess.run(["git", "show", f"{BEFORE_OS}:runtime/{name}"], cwd=ROOT,
+                                capture_output=True, check=True).stdout
+        (folder / name).write_bytes(source)
+    spec = importlib.util.spec_from_file_location("sandbox_before_os", folder / "sandbox.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.ProgramPool
+
+
+def hostile_compile_seconds() -> tuple[int, float]:
+    """Programs in the hostile corpus, and the seconds a compile that includes them all takes."""
+    from alchemist_compiler.pipeline import Options, compile_task
+
+    files = sorted(HOSTILE.glob("*.py")) + sorted((HOSTILE / "runtime").glob("*.py"))
+    texts = ["love this song", "subscribe to my channel", "great video", "free money http://x",
+             "très bien", "check out www.win.com"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "programs").mkdir()
+        for path in files:
+            (root / "programs" / path.name).write_text(path.read_text("utf-8"), encoding="utf-8")
+        rows = [{"text": t, "label": int(i % 2)} for i, t in enumerate(texts)]
+        (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        task = {
+            "name": "hostile", "description": "Spam or not.", "modality": "text",
+            "classes": ["ham", "spam"],
+            "data": {"train": "train.jsonl", "test": "train.jsonl", "input": "text", "label": "label"},
+            "llm": {"model": "none"},
+            "programs": {"count": 0, "include": [f"programs/{p.name}" for p in files],
+                         "min_coverage": 0.0, "call_timeout_s": 0.1},
+            "distill": {"seeds": 1, "epochs": 3},
+        }
+        (root / "task.yaml").write_text(json.dumps(task))
+        started = time.perf_counter()
+        compile_task(root / "task.yaml", root / "out", Options(offline=True, show_progress=False))
+        return len(files), time.perf_counter() - started
 
 
 def snorkel_pandas(sources: list[str], texts: list[str]) -> np.ndarray:
@@ -88,24 +137,37 @@ def timed(method, sources: list[str], texts: list[str]) -> tuple[float, np.ndarr
 
 def main(rows: int = 100_000, workers: tuple[int, ...] = (1, 2)) -> str:
     sources, texts = youtube_programs(), short_texts(rows)
-    methods = [("in-process (no isolation)", "1", in_process)]
-    methods += [("ProgramPool (sandbox)", str(w), sandboxed(w)) for w in workers]
-    methods.append(("snorkel PandasLFApplier", "1", snorkel_pandas))
-    lines = [
-        (f"{rows:,} short texts x {len(sources)} programs; {os.cpu_count()} CPUs; "
-         "total time, worker start included."),
-        "",
-        "| method | processes | seconds | rows/s | vs in-process |",
-        "|---|---|---|---|---|",
-    ]
-    reference = baseline_rate = None
-    for name, processes, method in methods:
-        seconds, votes = timed(method, sources, texts)
-        if reference is None:
-            reference, baseline_rate = votes, rows / seconds
-        assert np.array_equal(votes, reference), f"{name} votes differ from in-process"
-        rate = rows / seconds
-        lines.append(f"| {name} | {processes} | {seconds:.2f} | {rate:,.0f} | {rate / baseline_rate:.2f} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        before = pool_before_os(Path(tmp))
+        methods = [("in-process (no isolation)", "1", in_process)]
+        for w in workers:
+            methods += [(f"ProgramPool before OS containment ({BEFORE_OS})", str(w),
+                         sandboxed(w, before)),
+                        ("ProgramPool (one contained process per program)", str(w), sandboxed(w))]
+        methods.append(("snorkel PandasLFApplier", "1", snorkel_pandas))
+        lines = [
+            (f"{rows:,} short texts x {len(sources)} programs; {os.cpu_count()} CPUs; "
+             "total time, worker start included. Workers = programs running at once."),
+            "",
+            "| method | workers | seconds | rows/s | vs in-process | now vs before |",
+            "|---|---|---|---|---|---|",
+        ]
+        reference = baseline_rate = previous_rate = None
+        for name, processes, method in methods:
+            seconds, votes = timed(method, sources, texts)
+            if reference is None:
+                reference, baseline_rate = votes, rows / seconds
+            assert np.array_equal(votes, reference), f"{name} votes differ from in-process"
+            rate = rows / seconds
+            versus = f"{rate / previous_rate:.2f}" if name.startswith("ProgramPool (one") else ""
+            previous_rate = rate
+            lines.append(f"| {name} | {processes} | {seconds:.2f} | {rate:,.0f} | "
+                         f"{rate / baseline_rate:.2f} | {versus} |")
+    programs, seconds = hostile_compile_seconds()
+    lines += ["", "| hostile corpus compile | value |", "|---|---|",
+              f"| programs included (tests/hostile_programs) | {programs} |",
+              f"| compile time (call timeout 0.1 s, 6 rows; wheel and installed check included) "
+              f"| {seconds:.1f} s |"]
     return "\n".join(lines)
 
 

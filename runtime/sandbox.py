@@ -374,12 +374,16 @@ class ProgramPool:
         self._finalizer()
 
     def apply(
-        self, inputs: Sequence, progress: Callable[[float], None] | None = None
+        self,
+        inputs: Sequence,
+        progress: Callable[[float], None] | None = None,
+        skip: Sequence[int] = (),
     ) -> ApplyResult:
         """Votes of every program on every input (JSON-serializable values).
 
         progress(r), if given, is called as work finishes, with r in rows (fractions of a row
-        when some programs are done with it); the calls add up to len(inputs).
+        when some programs are done with it); the calls add up to len(inputs). Programs in
+        `skip` are not run: their columns abstain.
         """
         if not self._finalizer.alive:
             raise RuntimeError("the ProgramPool is closed")
@@ -389,6 +393,9 @@ class ProgramPool:
             budget = BUDGET_BASE_S + BUDGET_PER_ROW_S * len(rows_json)
         job = _Job(rows_json, len(self._sources), progress, budget)
         queue = deque(_Column(p) for p in range(len(self._sources)))
+        for column in [c for c in queue if c.program in skip]:
+            queue.remove(column)
+            self._finish(column, job)
         running: list[_Column] = []
         try:
             while queue or running:

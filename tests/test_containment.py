@@ -32,7 +32,7 @@ HOSTILE_DIR = Path(__file__).with_name("hostile_programs")
 STATIC_FILES = sorted(HOSTILE_DIR.glob("*.py"))
 RUNTIME_FILES = sorted((HOSTILE_DIR / "runtime").glob("*.py"))
 EXPECT = re.compile(r"# expect: ([a-z-]+)\n")
-PROBES = get_modality("text").probe_inputs
+PROBES = get_modality("text").probe_inputs()
 
 GOOD = "def label(x):\n    return 1 if 'subscribe' in x or 'http' in x else 0\n"
 # Kept by the compile, they misbehave only on pathological inputs: the emitted labeler must cope.
@@ -214,6 +214,13 @@ def test_runtime_hostile_programs_show_their_outcome(hostile_compile):
         assert observed_outcome(program_stats) == expected(path), (path.name, program_stats)
 
 
+def test_programs_whose_votes_differ_between_runs_are_dropped(hostile_compile):
+    stats = {s["name"]: s for s in manifest_of(hostile_compile)["diagnostics"]}
+    unstable = stats[name_of(hostile_compile, "votes_differ_first_call.py")]
+    assert unstable["dropped"].startswith("stopped: its votes differ between runs"), unstable
+    assert stats[name_of(hostile_compile, "good.py")]["dropped"] is None
+
+
 def test_compile_writes_nothing_outside_its_output_and_connects_nowhere(hostile_compile):
     assert hostile_compile["after"] == hostile_compile["before"]
     assert not hostile_compile["connected"]
@@ -238,3 +245,50 @@ def test_emitted_labeler_survives_pathological_inputs(hostile_compile):
     assert votes[1, column["backtracks.py"]] == -1
     assert votes[0, column["hang_in_c_code.py"]] == -1
     assert len(labels) == len(inputs) and set(labels) <= {"ham", "spam", None}
+
+
+# A reviewer's nightmare: a pull request that edits an emitted program. vote() must contain it.
+TAMPERED = ESCAPE_TO_OS + """
+def label(x):
+    try:
+        _os()["open"]({target!r}, 0o101)
+    except BaseException:
+        pass
+    try:
+        _os()["__builtins__"]["__import__"]("socket").create_connection(("127.0.0.1", {port}), 1)
+    except BaseException:
+        pass
+    try:
+        _os()["kill"](_os()["getppid"](), 9)
+    except BaseException:
+        pass
+    return 1
+"""
+
+
+def test_labeler_vote_contains_a_tampered_program(hostile_compile, tmp_path, listener):
+    import shutil
+
+    package = tmp_path / hostile_compile["package"].name
+    shutil.copytree(hostile_compile["package"], package)
+    inputs = ["subscribe please", "love it", "http://spam"]
+    labeler = Labeler(package)
+    try:
+        honest = labeler.votes(inputs)
+    finally:
+        labeler.close()
+    manifest = json.loads((package / "manifest.json").read_text("utf-8"))
+    victim = manifest["programs"][0]["file"]
+    target = tmp_path / "written-by-vote"
+    port = listener.getsockname()[1]
+    (package / "programs" / victim).write_text(TAMPERED.format(target=str(target), port=port))
+    before = snapshot(tmp_path)
+    labeler = Labeler(package)
+    try:
+        tampered = labeler.votes(inputs)
+    finally:
+        labeler.close()
+    assert snapshot(tmp_path) == before and not target.exists()
+    assert not connection_attempted(listener)
+    assert (tampered[:, 0] == -1).all()  # every call raised: refused, counted, abstained
+    assert (tampered[:, 1:] == honest[:, 1:]).all()  # the other programs did not notice
