@@ -92,6 +92,7 @@ def diagnose(
     *,
     min_coverage: float,
     k: int,
+    stopped: list[str | None] | None = None,
 ) -> list[dict]:
     """Stats of every column, with `dropped`: None for kept columns, else the reason.
 
@@ -112,6 +113,8 @@ def diagnose(
         duplicate = duplicate_of(L_train, j)
         if reason is None and duplicate is not None and duplicate in kept:
             reason = f"same train votes as {names[duplicate]}"
+        if is_program and stopped and stopped[j]:
+            reason = f"stopped: {stopped[j]}"
         if is_program and load_errors[j]:
             reason = f"failed to load: {load_errors[j]}"
         if reason is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alchemist_runtime.sandbox import ApplyResult, ContainmentUnavailable, ProgramPool
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import AlchemistError
@@ -63,7 +64,17 @@ def apply_programs(
                 _stop(result, unstable)
     except ContainmentUnavailable as error:
         raise AlchemistError(f"{error}; pass --allow-unconfined to run them anyway") from None
+    if show_progress and programs:
+        Console(stderr=True).print(_time_spent(programs, results))
     return results
+
+
+def _time_spent(programs: Sequence[Program], results: dict[str, ApplyResult]) -> str:
+    """One line: the programs' total labeling time in this run, and the slowest program's."""
+    seconds = sum(result.seconds for result in results.values())
+    slowest = int(np.argmax(seconds))
+    return (f"{len(programs)} programs labeled {', '.join(results)} in {seconds.sum():.1f} s of "
+            f"program time (slowest: {programs[slowest].name}, {seconds[slowest]:.1f} s)")
 
 
 def _failed(results) -> set[int]:

@@ -31,14 +31,17 @@ def main() -> None:
 @click.option("--force", is_flag=True,
               help="Replace OUTDIR even if it is not a labeler (never the task's, data's, lock's, "
                    "current or home folder).")
+@click.option("--allow-unconfined", is_flag=True,
+              help="Run the programs even where the OS cannot contain them (no seccomp: not Linux).")
 def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs: int, quiet: bool,
-                    force: bool) -> None:
+                    force: bool, allow_unconfined: bool) -> None:
     """Compile TASK_FILE (task.yaml) into a labeler package at OUTPUT."""
     from .pipeline import Options, compile_task
 
     try:
         compile_task(task_file, out_dir, Options(offline=offline, seed=seed, jobs=jobs,
-                                                 show_progress=not quiet, force=force))
+                                                 show_progress=not quiet, force=force,
+                                                 allow_unconfined=allow_unconfined))
     except AlchemistError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)

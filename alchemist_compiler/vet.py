@@ -5,7 +5,8 @@ guard dropped, entry point renamed to `label`, ruff normalization, vetted before
 the verdict says what that changed. A file passes when it breaks no vetting rule and, run in the
 sandbox on a few probe inputs of its modality, loads, never times out, never returns anything
 but an int in [-1, k-1], and does not raise on every probe. Run-time findings use the rules
-`runtime-load-error`, `runtime-timeout`, `runtime-invalid` and `runtime-exception`.
+`runtime-load-error`, `runtime-timeout`, `runtime-invalid` and `runtime-exception`. Where the OS
+cannot contain program processes (no seccomp), files are vetted statically only, and say so.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alchemist_runtime.sandbox import ApplyResult, ProgramPool
+from alchemist_runtime.sandbox import ApplyResult, ContainmentUnavailable, ProgramPool
 
 from .modality import get_modality
 from .programs.build import check_program
 from .programs.vetting import Violation
 
 CALL_TIMEOUT_S = 1.0
+STATIC_ONLY = "static checks only: programs cannot be contained by the OS here, so none was run"
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,15 @@ class Verdict:
     path: str
     findings: tuple[Violation, ...]
     changes: tuple[str, ...] = ()  # what the build changed, e.g. "renamed classify -> label"
+    ran: bool = True  # run on probe inputs (False: static checks only, see STATIC_ONLY)
 
     @property
     def passed(self) -> bool:
         return not self.findings
 
     def line(self) -> str:
-        changed = f" ({'; '.join(self.changes)})" if self.changes else ""
+        notes = [*self.changes, *([] if self.ran or self.findings else [STATIC_ONLY])]
+        changed = f" ({'; '.join(notes)})" if notes else ""
         if self.passed:
             return f"PASS {self.path}{changed}"
         return f"FAIL {self.path}{changed}: " + "; ".join(describe(f) for f in self.findings)
@@ -45,7 +49,7 @@ class Verdict:
     def as_json(self) -> dict:
         findings = [{"rule": f.rule, "line": f.line, "message": f.message} for f in self.findings]
         return {"path": self.path, "passed": self.passed, "changes": list(self.changes),
-                "findings": findings}
+                "ran": self.ran, "findings": findings}
 
 
 def describe(finding: Violation) -> str:
@@ -76,7 +80,12 @@ def vet_file(path: Path, probes: tuple, n_classes: int, call_timeout: float) -> 
     except (OSError, UnicodeDecodeError) as error:
         return Verdict(str(path), (Violation("unreadable", 0, str(error)),))
     checked = check_program(source)
-    findings = checked.violations or run_findings(checked.source, probes, n_classes, call_timeout)
+    if checked.violations:
+        return Verdict(str(path), tuple(checked.violations), checked.changes)
+    try:
+        findings = run_findings(checked.source, probes, n_classes, call_timeout)
+    except ContainmentUnavailable:
+        return Verdict(str(path), (), checked.changes, ran=False)
     return Verdict(str(path), tuple(findings), checked.changes)
 
 

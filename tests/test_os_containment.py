@@ -277,3 +277,34 @@ def test_unconfined_workers_are_refused_unless_allowed():
     with pytest.warns(UserWarning, match="WITHOUT OS-level containment"):
         result, layers = apply_once([SPAM], ["free"], _confine=False, require_confinement=False)
     assert result.votes.tolist() == [[1]] and layers["seccomp"] is False
+
+
+def test_compile_refuses_unconfined_programs_unless_allowed(tmp_path, monkeypatch):
+    import functools
+
+    from click.testing import CliRunner
+    from conftest import HAM, SPAM as SPAM_TEXTS, base_task, rows_of, write_jsonl, write_task
+
+    from alchemist_compiler.apply import ApplySettings
+    from alchemist_compiler.cli import main
+
+    def unconfined_pool(self, sources, k):
+        return ProgramPool(sources, k, workers=self.jobs, call_timeout=self.call_timeout,
+                           require_confinement=not self.allow_unconfined, _confine=False)
+
+    monkeypatch.setattr(ApplySettings, "pool", unconfined_pool)
+    (tmp_path / "spam.py").write_text("def label(x):\n    return 1 if 'http' in x else 0\n")
+    write_jsonl(tmp_path / "train.jsonl", rows_of([HAM * 2, SPAM_TEXTS * 2]))
+    write_jsonl(tmp_path / "test.jsonl", rows_of([HAM, SPAM_TEXTS]))
+    data = {"train": "train.jsonl", "test": "test.jsonl", "input": "text", "label": "label"}
+    task = write_task(tmp_path, base_task(data=data, programs={"count": 0, "include": ["spam.py"]},
+                                          distill={"seeds": 1, "epochs": 2}))
+    out = tmp_path / "out"
+    refused = CliRunner().invoke(main, ["compile", str(task), "-o", str(out), "--quiet"])
+    assert refused.exit_code == 2 and "--allow-unconfined" in refused.output
+    assert not out.exists()
+    with pytest.warns(UserWarning, match="WITHOUT OS-level containment"):
+        allowed = CliRunner().invoke(main, ["compile", str(task), "-o", str(out), "--quiet",
+                                            "--allow-unconfined"])
+    assert allowed.exit_code == 0, allowed.output
+    assert (out / "dist").is_dir()

@@ -117,7 +117,8 @@ def test_one_failure_fails_the_run_and_json_lists_every_file(tmp_path):
     result = run_vet("--json", good, bad)
     assert result.exit_code == 1
     verdicts = json.loads(result.output)
-    assert verdicts[0] == {"path": str(good), "passed": True, "changes": [], "findings": []}
+    assert verdicts[0] == {"path": str(good), "passed": True, "changes": [], "ran": True,
+                           "findings": []}
     assert verdicts[1]["path"] == str(bad) and verdicts[1]["passed"] is False
     assert verdicts[1]["findings"][0]["rule"] == "forbidden-import"
     assert verdicts[1]["findings"][0]["line"] == 1
@@ -156,3 +157,20 @@ def test_undecodable_file_fails(tmp_path):
     path.write_bytes(b"# \xe9\ndef label(x):\n    return 0\n")
     result = run_vet(path)
     assert result.exit_code == 1 and result.output.startswith(f"FAIL {path}: unreadable: ")
+
+
+def test_without_os_containment_vet_checks_statically_and_says_so(tmp_path, monkeypatch):
+    import functools
+
+    from alchemist_runtime.sandbox import ProgramPool
+
+    from alchemist_compiler import vet
+
+    monkeypatch.setattr(vet, "ProgramPool", functools.partial(ProgramPool, _confine=False))
+    looping = write(tmp_path, "looping.py", "def label(x):\n    while True:\n        pass\n")
+    bad = write(tmp_path, "bad.py", "import os\n\ndef label(x):\n    return 0\n")
+    result = run_vet(looping, bad)
+    lines = result.output.splitlines()
+    assert lines[0] == f"PASS {looping} ({vet.STATIC_ONLY})"  # not run: it would time out
+    assert lines[1].startswith(f"FAIL {bad}: line 1: forbidden-import")
+    assert result.exit_code == 1
