@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from .outdir import GENERATOR
 from .resources import RUNTIME, template_env
 from .task import Task
 
-VERSION = "1.0.0"
+FIRST_VERSION = "1.0.0"
 DEPENDENCIES = ("numpy>=1.24", "onnxruntime>=1.20")  # and the featurizer's own (its registry entry)
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip file can hold
 HEAVY_MODULES = ("torch", "snorkel", "libcst", "sklearn", "pandas")
@@ -73,12 +74,16 @@ def write_package(
     model: onnx.ModelProto,
     manifest: dict,
     readme_context: dict,
+    previous: dict | None = None,
 ) -> Path:
-    """The package source tree under `root`; returns the import package's folder."""
+    """The package source tree under `root`; returns the import package's folder.
+
+    `previous`: the manifest of the labeler this one replaces (its version and content digest).
+    """
     env = template_env("package")
     package = root / "src" / task.import_name
     dependencies = DEPENDENCIES + tuple(manifest["featurizer"]["dependencies"])
-    context = {"task": task, "version": VERSION, "dependencies": dependencies}
+    context = {"task": task, "version": "0", "dependencies": dependencies}  # set once content is known
     _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
     _write(package / "__init__.py", env.get_template("__init__.py.j2").render(**context))
     _write(package / "__main__.py", env.get_template("__main__.py.j2").render(**context))
@@ -87,18 +92,44 @@ def write_package(
     _write(package / "label_model.json", json.dumps(label_model, indent=1) + "\n")
     _write(package / "model.onnx", model.SerializeToString())
     _copy_runtime(package / "_runtime")
-    artifacts = {
-        str(path.relative_to(package)): sha256_of(path)
-        for path in sorted(package.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-    manifest = {**manifest, "generator": GENERATOR, "version": VERSION, "artifacts": artifacts}
+    content = hashlib.sha256(json.dumps(_artifacts(package), sort_keys=True).encode()).hexdigest()
+    context["version"] = labeler_version(task.version, content, previous)
+    _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
+    _write(package / "__init__.py", env.get_template("__init__.py.j2").render(**context))
+    manifest = {**manifest, "generator": GENERATOR, "version": context["version"],
+                "content_sha256": content, "artifacts": _artifacts(package)}
     _write(package / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     readme = env.get_template("README.md.j2").render(
         **context, programs=programs, **readme_context
     )
     _write(root / "README.md", readme)
     return package
+
+
+def _artifacts(package: Path) -> dict[str, str]:
+    """sha256 of every file of the package folder, by relative path."""
+    return {
+        str(path.relative_to(package)): sha256_of(path)
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def labeler_version(declared: str | None, content: str, previous: dict | None) -> str:
+    """task.yaml's `version`, else derived from the labeler in OUTDIR so that pip upgrades:
+    1.0.0 for the first, the previous version for the same content (its `content_sha256`: the
+    package files written with version "0"), else the previous one with its last number + 1."""
+    if declared is not None:
+        return declared
+    if previous is None or not isinstance(previous.get("version"), str):
+        return FIRST_VERSION
+    if previous.get("content_sha256") == content:
+        return previous["version"]
+    release = re.match(r"\d+(\.\d+)*", previous["version"])
+    if release is None:
+        return FIRST_VERSION
+    numbers = [int(n) for n in release.group().split(".")]
+    return ".".join(map(str, [*numbers[:-1], numbers[-1] + 1]))
 
 
 def build_wheel(root: Path) -> Path:

@@ -7,6 +7,7 @@ wrong or missed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .llm import LLMStage, Request
 from .lockfile import Exchange
 from .modality import get_modality
 from .programs.build import Program, Rejection, program_from_answer, program_from_file
+from .programs.extract import code_from_answer
 from .task import Task
 
 REPAIR_EXAMPLES = 5
@@ -70,6 +72,36 @@ def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> tuple[list[
     ])
     attempts = [_attempt(o, s.strategy, e) for o, s, e in zip(origins, slots, answers)]
     return attempts, list(first) + answers
+
+
+def _repair_of(attempt: Attempt, attempts: list[Attempt]) -> str | None:
+    """The repair attempt that replaced `attempt`: its origin and program name, if any."""
+    pattern = re.escape(attempt.origin) + r", repair \d+"
+    repair = next((a for a in attempts if re.fullmatch(pattern, a.origin)), None)
+    if repair is None:
+        return None
+    return repair.origin + (f" ({repair.result.name})" if isinstance(repair.result, Program) else "")
+
+
+def dropped_for_review(attempts: list[Attempt], rejected: dict[str, str], stats: list[dict]) -> list[dict]:
+    """Every program rejected by vetting or dropped after running, for the labeler's README:
+    origin, name, reason, the source a reviewer can read, and the repair that replaced it."""
+    reasons = {s["name"]: s["dropped"] for s in stats if s["dropped"] is not None}
+    entries = []
+    for attempt in attempts:
+        result = attempt.result
+        name = result.name if isinstance(result, Program) else None
+        reason = rejected.get(attempt.origin) or reasons.pop(name, None)
+        if reason is None:
+            continue
+        source = result.source if name else (
+            code_from_answer(attempt.exchange.response) if attempt.exchange else None)
+        entries.append({"origin": attempt.origin, "name": name, "reason": reason, "source": source,
+                        "replaced_by": _repair_of(attempt, attempts)})
+    return entries + [  # precomputed weak-label columns
+        {"origin": name, "name": None, "reason": reason, "source": None, "replaced_by": None}
+        for name, reason in reasons.items()
+    ]
 
 
 def hand_written(path: Path) -> Attempt:

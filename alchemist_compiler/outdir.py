@@ -46,17 +46,20 @@ def _protection_reason(out: Path, task: Task) -> str | None:
     return None
 
 
-def is_labeler(folder: Path) -> bool:
-    """A labeler Alchemist wrote: the emitted layout and a manifest with the generator marker."""
+def labeler_manifest(folder: Path) -> dict | None:
+    """The manifest of a labeler Alchemist wrote (the emitted layout, a manifest with the
+    generator marker) in `folder`, else None."""
+    if not folder.is_dir():
+        return None
     names = {p.name for p in folder.iterdir()}
     packages = list((folder / "src").iterdir()) if (folder / "src").is_dir() else []
     if not names <= LABELER_LAYOUT or len(packages) != 1:
-        return False
+        return None
     try:
         manifest = json.loads((packages[0] / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("generator") == GENERATOR
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("generator") == GENERATOR else None
 
 
 def check_output_dir(out_dir: str | Path, task: Task, *, force: bool = False) -> Path:
@@ -66,7 +69,7 @@ def check_output_dir(out_dir: str | Path, task: Task, *, force: bool = False) ->
     if reason is None and out.exists():
         if not out.is_dir():
             reason = "it exists and is not a folder"
-        elif any(out.iterdir()) and not is_labeler(out) and not force:
+        elif any(out.iterdir()) and labeler_manifest(out) is None and not force:
             reason = "it exists and is not a labeler Alchemist wrote (--force replaces it)"
     if reason is not None:
         raise OutputDirError(f"refusing to replace {out}: {reason}")

@@ -31,6 +31,8 @@ from .modality import MODALITIES
 
 Strategy = Literal["general", "description", "exemplars", "keywords", "rules"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("general", "description", "exemplars", "keywords", "rules")
+#: A public PEP 440 version that pip orders: 1.2.0, 2.0.0rc1, 1.4.post1 (no local "+..." label).
+PUBLIC_VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 
 class _Strict(BaseModel):
@@ -126,6 +128,7 @@ class Task(_Strict):
     """A validated task. Paths are absolute (resolved against the task file's folder)."""
 
     name: str
+    version: str | None = None  # the labeler's; None: derived (emit.labeler_version)
     description: Annotated[str, Field(min_length=1)]
     modality: str = "text"
     classes: Annotated[list[ClassSpec], Field(min_length=2)]
@@ -143,6 +146,16 @@ class Task(_Strict):
         if isinstance(classes, list):
             return [{"name": c} if isinstance(c, str) else c for c in classes]
         return classes
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_pip_orders(cls, version: Any) -> Any:
+        if isinstance(version, float):
+            raise ValueError(f"quote it ('{version}'): YAML reads an unquoted version as a number")
+        version = str(version) if isinstance(version, int) and not isinstance(version, bool) else version
+        if isinstance(version, str) and not PUBLIC_VERSION.fullmatch(version):
+            raise ValueError(f"{version!r} is not a version pip orders; e.g. 1.2.0 or 2.0.0rc1")
+        return version
 
     @field_validator("name")
     @classmethod

@@ -155,5 +155,5 @@ def test_bad_task_exits_2_with_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["compile", str(task), "-o", str(out)])
     assert result.exit_code == 2
-    assert result.output.strip() == "error: task.yaml: data.trian: unknown key"
+    assert result.output.strip() == "error: task.yaml: data.trian: unknown key (did you mean train?)"
     assert not out.exists()

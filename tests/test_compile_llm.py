@@ -155,7 +155,8 @@ def test_hand_written_programs_need_no_llm(task_dir, tmp_path, monkeypatch):
 def test_a_rejected_program_is_reported_and_the_compile_goes_on(task_dir, tmp_path):
     (task_dir / "bad.py").write_text("import os\n\ndef label(x):\n    return 1\n")
     (task_dir / "good.py").write_text(PROGRAMS["general"])
-    write_task(task_dir, base_task(programs={"count": 0, "include": ["bad.py", "good.py"],
+    (task_dir / "never.py").write_text("def label(x):\n    return -1\n")
+    write_task(task_dir, base_task(programs={"count": 0, "include": ["bad.py", "good.py", "never.py"],
                                              "min_coverage": 0.0}))
     out = tmp_path / "out"
     result = CliRunner().invoke(main, compile_args(task_dir, out)[:-1])
@@ -165,6 +166,10 @@ def test_a_rejected_program_is_reported_and_the_compile_goes_on(task_dir, tmp_pa
     manifest = json.loads(next(out.glob("src/*/manifest.json")).read_text())
     assert len(manifest["programs"]) == 1
     assert any(d.startswith("bad.py: line 1: forbidden-import") for d in manifest["dropped"])
+    readme = (out / "README.md").read_text()
+    assert "\n- bad.py: line 1: forbidden-import" in readme
+    assert re.search(r"^- `include_\w+`, never.py: never votes on train$", readme, re.MULTILINE)
+    assert "  ````python\n  def label(x):\n      return -1\n  ````" in readme
 
 
 def test_dropped_and_rejected_programs_are_repaired_with_feedback(llm_task, tmp_path):
@@ -202,6 +207,15 @@ def test_dropped_and_rejected_programs_are_repaired_with_feedback(llm_task, tmp_
     assert len(manifest["programs"]) == 3  # the good one and both replacements
     assert manifest["cost"]["requests"] == 3 + 2  # "general" needs no first-stage question
     assert any(d.startswith("program 3 (general): line 1: forbidden-import") for d in manifest["dropped"])
+    readme = (tmp_path / "out" / "README.md").read_text()
+    kept = {p["file"][4:].removesuffix(".py") for p in manifest["programs"]}  # pNN_<name>.py
+    for number, reason in ((2, "never votes on train"), (3, "line 1: forbidden-import")):
+        entry = re.search(rf"^- (`\w+`, )?program {number} \(general\): {reason}.*"
+                          rf"Replaced by program {number} \(general\), repair 1 \((\w+)\)\.$",
+                          readme, re.MULTILINE)
+        assert entry is not None and entry.group(2) in kept
+    assert "  ````python\n  def label(x):\n      return -1\n  ````" in readme  # the dropped source
+    assert "  ````python\n  import os\n" in readme  # the rejected answer's code
 
 
 def test_auto_label_model_is_chosen_on_valid_and_recorded(task_dir, tmp_path):

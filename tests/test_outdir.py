@@ -177,3 +177,42 @@ def test_files_put_into_outdir_during_the_compile_are_not_deleted(project, tmp_p
     assert "is not a labeler Alchemist wrote" in result.output
     assert [p.name for p in out.iterdir()] == ["draft.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no build dir left
+
+
+@pytest.mark.parametrize(("declared", "previous", "expected"), [
+    (None, None, "1.0.0"),
+    (None, {"version": "1.0.4", "content_sha256": "same"}, "1.0.4"),
+    (None, {"version": "1.0.4", "content_sha256": "other"}, "1.0.5"),
+    (None, {"version": "1.0.9", "content_sha256": "other"}, "1.0.10"),
+    (None, {"version": "2.3", "content_sha256": "other"}, "2.4"),
+    (None, {"version": "2.0.0rc1", "content_sha256": "other"}, "2.0.1"),
+    ("3.1.0", {"version": "1.0.4", "content_sha256": "other"}, "3.1.0"),
+])
+def test_derived_versions_are_ones_pip_upgrades_to(declared, previous, expected):
+    from packaging.version import Version
+
+    assert emit.labeler_version(declared, "same", previous) == expected
+    if previous is not None and previous["content_sha256"] != "same":
+        assert Version(expected) > Version(previous["version"])
+
+
+def versions_of(out: Path) -> tuple[str, str, str]:
+    manifest = json.loads(next(out.glob("src/*/manifest.json")).read_text())
+    wheel = next((out / "dist").glob("*.whl")).name
+    return manifest["version"], wheel.split("-")[1], (out / "pyproject.toml").read_text()
+
+
+def test_recompiling_into_a_labeler_keeps_or_bumps_its_version_with_the_content(project, tmp_path):
+    out = tmp_path / "labeler"
+    assert compile_to(project, out).exit_code == 0
+    first = tree(out)
+    assert versions_of(out)[:2] == ("1.0.0", "1.0.0")
+    assert compile_to(project, out).exit_code == 0
+    assert tree(out) == first  # same content: same version, same bytes
+    (project / "links.py").write_text(PROGRAM.replace("subscribe", "subscribe|channel"))
+    assert compile_to(project, out).exit_code == 0
+    version, wheel_version, pyproject = versions_of(out)
+    assert (version, wheel_version) == ("1.0.1", "1.0.1")
+    assert 'version = "1.0.1"' in pyproject
+    assert compile_to(project, tmp_path / "fresh").exit_code == 0  # a new folder starts again
+    assert versions_of(tmp_path / "fresh")[0] == "1.0.0"

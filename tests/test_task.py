@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import base_task, write_task
 
@@ -197,3 +199,20 @@ def test_bad_encoding_and_delimiter_are_named(task_dir, data, message):
     task["data"].update(data)
     with pytest.raises(TaskError, match=message):
         load_task(write_task(task_dir, task))
+
+
+@pytest.mark.parametrize(("version", "error"), [
+    ("2.1.0", None),
+    ("3.0.0rc1", None),
+    (2, None),
+    (1.10, "version: quote it ('1.1'): YAML reads an unquoted version as a number"),
+    ("1.0.0+abc", "version: '1.0.0+abc' is not a version pip orders; e.g. 1.2.0 or 2.0.0rc1"),
+    ("banana", "version: 'banana' is not a version pip orders"),
+])
+def test_version_key(task_dir, version, error):
+    path = write_task(task_dir, base_task(version=version))
+    if error is None:
+        assert load_task(path).version == str(version)
+    else:
+        with pytest.raises(TaskError, match=re.escape(error)):
+            load_task(path)
