@@ -14,7 +14,7 @@ from alchemist_runtime.label_model import covered, predict_proba
 from alchemist_runtime.sandbox import ApplyResult
 
 from . import analysis, emit, generate
-from .apply import apply_programs, concat_columns
+from .apply import ApplySettings, apply_programs, concat_columns, stop_reasons
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
 from .distill import Distilled, distill
@@ -41,6 +41,7 @@ class Options:
     jobs: int = 2
     show_progress: bool = True
     force: bool = False  # replace an OUTDIR that is not a labeler (never a protected one)
+    allow_unconfined: bool = False  # run programs where the OS cannot contain them (not Linux)
 
 
 @dataclass
@@ -74,15 +75,21 @@ def _splits(dataset: Dataset) -> dict[str, Split]:
     return {s.name: s for s in (dataset.train, dataset.valid, dataset.test) if s is not None}
 
 
+def _check_sample(splits: dict[str, Split]) -> Split:
+    """The split whose first CHECK_ROWS rows the installed labeler must label as the compile did."""
+    return splits.get("test") or splits.get("valid") or splits["train"]
+
+
 def _with_weak_columns(L: np.ndarray, split: Split) -> np.ndarray:
     return L if split.weak_labels is None else np.hstack([L, split.weak_labels])
 
 
 def _run_new(found: Candidates, new: list[Program], splits: dict[str, Split], task: Task, options: Options) -> None:
     """Apply newly accepted programs to every split; add their columns."""
+    settings = ApplySettings(options.jobs, task.programs.call_timeout_s, options.allow_unconfined)
     results = apply_programs(
-        new, {n: s.inputs for n, s in splits.items()}, len(task.classes), jobs=options.jobs,
-        call_timeout=task.programs.call_timeout_s, show_progress=options.show_progress,
+        new, {n: s.inputs for n, s in splits.items()}, len(task.classes), settings,
+        recheck=(_check_sample(splits).name, CHECK_ROWS), show_progress=options.show_progress,
     )
     for name, result in results.items():
         found.results[name] = concat_columns(found.results[name], result) if name in found.results else result
@@ -99,6 +106,7 @@ def _diagnose(task: Task, dataset: Dataset, found: Candidates, splits) -> tuple[
         dataset.valid.labels if dataset.valid is not None else None,
         {"exceptions": train.exceptions, "timeouts": train.timeouts, "invalid": train.invalid},
         train.load_errors, min_coverage=task.programs.min_coverage, k=len(task.classes),
+        stopped=stop_reasons(found.results),
     )
     return names, votes, stats
 
@@ -234,7 +242,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
               "dropped": generate.dropped_for_review(found.attempts, found.rejected, stats),
               "inputs": modality.runtime(dataset.input_spec)}
-    sample = splits.get("test") or splits.get("valid") or splits["train"]
+    sample = _check_sample(splits)
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
     check = (sample.inputs[:CHECK_ROWS], check_votes)
