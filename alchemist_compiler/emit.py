@@ -5,6 +5,7 @@ Everything written is a function of the compile's inputs: no timestamps, no abso
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -39,12 +40,28 @@ class EmittedProgram:
 
 
 def program_file(task: Task, index: int, name: str, source: str, provenance_lines: list[str]) -> tuple[str, str]:
-    """File name and text of one kept program: a provenance docstring, then the normalized source."""
+    """File name and text of one kept program: a provenance docstring, then the normalized source.
+
+    What the labeler runs is the whole file, so the docstring's text (file names, model and
+    class names come from the user or the LLM) is made inert, and the file is checked to be
+    exactly the vetted source behind one docstring.
+    """
     stem = f"p{index:02d}_{name}"
+    classes = ", ".join(f"{i} = {c.name}" for i, c in enumerate(task.classes))
     text = template_env("package").get_template("program.py.j2").render(
-        task=task, stem=stem, provenance_lines=provenance_lines, source=source.strip()
-    )
-    return f"{stem}.py", text.rstrip() + "\n"
+        stem=_inert(stem), task_name=_inert(task.name), class_indices=_inert(classes),
+        provenance_lines=[_inert(line) for line in provenance_lines], source=source.strip(),
+    ).rstrip() + "\n"
+    body = ast.parse(text).body
+    if not (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and ast.dump(ast.Module(body[1:], [])) == ast.dump(ast.parse(source))):
+        raise RuntimeError(f"the emitted file of {name} is not its vetted source")
+    return f"{stem}.py", text
+
+
+def _inert(value: str) -> str:
+    """Text that cannot end or escape a triple-quoted docstring: one line, no backslash, no "."""
+    return " ".join(value.split()).replace("\\", "/").replace('"', "'")
 
 
 def _write(path: Path, text: str | bytes) -> None:

@@ -135,3 +135,21 @@ def test_program_header_says_what_the_build_changed():
     plain = "```python\ndef label(x):\n    return 1\n```"
     unchanged = program_from_answer(plain, "rules", "p", {"origin": "x"})
     assert not any(line.startswith("Changed by") for line in _provenance_lines(unchanged, stats))
+
+
+def test_emitted_program_file_is_the_vetted_source_behind_an_inert_docstring():
+    import ast
+
+    from conftest import EXAMPLES
+
+    from alchemist_compiler.emit import program_file
+    from alchemist_compiler.task import load_task
+
+    task = load_task(EXAMPLES / "youtube" / "task.yaml")
+    source = "def label(x):\n    return 1\n"
+    hostile = 'Included from evil""" + __import__("os").system("id") + """.py\\'
+    name, text = program_file(task, 3, "include_evil", source, [hostile, "second line"])
+    module = ast.parse(text)
+    assert name == "p03_include_evil.py"
+    assert [type(node).__name__ for node in module.body] == ["Expr", "FunctionDef"]
+    assert "evil" in ast.get_docstring(module) and "second line" in ast.get_docstring(module)
