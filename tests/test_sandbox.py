@@ -417,10 +417,10 @@ def test_slow_but_healthy_task_is_not_killed():
         before = worker_pids(pool)
         started = time.perf_counter()
         pool.apply(["probe"])
-        rows = math.ceil(3.5 / (time.perf_counter() - started))
+        rows = math.ceil(6.0 / (time.perf_counter() - started))
         started = time.perf_counter()
         result = pool.apply([str(i) for i in range(rows)])
-        assert time.perf_counter() - started > 2.5  # else this test proves nothing
+        assert time.perf_counter() - started > 2.0  # > one call's limit, else this proves nothing
         assert worker_pids(pool) == before
     assert (result.votes == 1).all() and result.timeouts.tolist() == [0]
 
