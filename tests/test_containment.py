@@ -172,12 +172,15 @@ def hostile_compile(tmp_path_factory):
                                               distill={"seeds": 1, "epochs": 3}))
         patch.chdir(cwd)
         before = snapshot(root)
+        started = time.perf_counter()
         result = CliRunner().invoke(main, ["compile", str(task), "-o", str(out), "--offline", "--quiet"])
+        elapsed = time.perf_counter() - started
         after = snapshot(root, skip="out")
         connected = connection_attempted(server)
     built = {name: program_from_file(task_dir / "programs" / name) for name in sources}
     packages = list(out.glob("src/*"))
-    return {"result": result, "before": before, "after": after, "connected": connected,
+    return {"result": result, "elapsed": elapsed, "before": before, "after": after,
+            "connected": connected,
             "built": built, "package": packages[0] if packages else None}
 
 
@@ -192,6 +195,8 @@ def name_of(run, file_name: str) -> str:
 def test_compile_with_every_hostile_program_completes(hostile_compile):
     result = hostile_compile["result"]
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    # hangs cost a few call limits each, not call_timeout x rows (about 25 s on 2 idle cores)
+    assert hostile_compile["elapsed"] < 150
     kept = {column.split("_", 1)[1] for column in manifest_of(hostile_compile)["label_model_columns"]}
     assert {name_of(hostile_compile, name) for name in KEPT} <= kept
 
@@ -266,29 +271,44 @@ def label(x):
 """
 
 
-def test_labeler_vote_contains_a_tampered_program(hostile_compile, tmp_path, listener):
-    import shutil
+VOTES_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from {module} import Labeler
+labeler = Labeler()
+print(json.dumps(labeler.votes(json.loads(sys.argv[2])).tolist()))
+labeler.close()
+"""
 
-    package = tmp_path / hostile_compile["package"].name
-    shutil.copytree(hostile_compile["package"], package)
+
+def installed_votes(site: Path, module: str, inputs: list[str]) -> list[list[int]]:
+    """vote() of the wheel installed (unpacked) in `site`, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-I", "-c", VOTES_SCRIPT.format(module=module),
+                             str(site), json.dumps(inputs)], capture_output=True, text=True,
+                            check=True, timeout=120)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_installed_labeler_vote_contains_a_tampered_program(hostile_compile, tmp_path, listener):
+    import zipfile
+
+    package = hostile_compile["package"]
+    wheel = next((package.parent.parent / "dist").glob("*.whl"))
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
     inputs = ["subscribe please", "love it", "http://spam"]
-    labeler = Labeler(package)
-    try:
-        honest = labeler.votes(inputs)
-    finally:
-        labeler.close()
+    honest = installed_votes(site, package.name, inputs)
     manifest = json.loads((package / "manifest.json").read_text("utf-8"))
-    victim = manifest["programs"][0]["file"]
+    victim = site / package.name / "programs" / manifest["programs"][0]["file"]
     target = tmp_path / "written-by-vote"
     port = listener.getsockname()[1]
-    (package / "programs" / victim).write_text(TAMPERED.format(target=str(target), port=port))
+    victim.write_text(TAMPERED.format(target=str(target), port=port), encoding="utf-8")
     before = snapshot(tmp_path)
-    labeler = Labeler(package)
-    try:
-        tampered = labeler.votes(inputs)
-    finally:
-        labeler.close()
+    tampered = installed_votes(site, package.name, inputs)  # check=True: the caller survived
     assert snapshot(tmp_path) == before and not target.exists()
     assert not connection_attempted(listener)
-    assert (tampered[:, 0] == -1).all()  # every call raised: refused, counted, abstained
-    assert (tampered[:, 1:] == honest[:, 1:]).all()  # the other programs did not notice
+    assert [row[0] for row in tampered] == [-1, -1, -1]  # every call refused, counted, abstained
+    assert [row[1:] for row in tampered] == [row[1:] for row in honest]  # the others unchanged
