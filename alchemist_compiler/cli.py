@@ -47,6 +47,26 @@ def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs
         sys.exit(2)
 
 
+@main.command("init")
+@click.argument("data_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "task_file", default="task.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="The task file to write.")
+@click.option("--force", is_flag=True, help="Replace an existing task file.")
+def init_command(data_file: str, task_file: str, force: bool) -> None:
+    """Write a commented task.yaml for DATA_FILE, guessing the input and label columns and the
+    classes; check it, then compile it."""
+    from .scaffold import write_task_file
+
+    try:
+        guesses = write_task_file(data_file, task_file, force=force)
+    except AlchemistError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {task_file}: input {guesses['input']!r}, label {guesses['label']!r}, "
+               f"classes {guesses['classes']}; check the lines marked CHECK, then "
+               f"alchemist compile {task_file} -o labeler")
+
+
 @main.command("vet")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--modality", type=click.Choice(list(MODALITIES)), default="text", show_default=True,

@@ -226,8 +226,8 @@ def _test_overlap(task: Task, valid: Split | None, test: Split | None) -> tuple[
     in_valid = set(map(repr, zip(valid.inputs, valid.labels.tolist())))
     shared = sum(repr(row) in in_valid for row in zip(test.inputs, test.labels.tolist()))
     if 2 * shared >= len(test):
-        return (f"{shared} of {len(test)} data.test rows are also in data.valid (same input and "
-                f"label): {why}",)
+        shared_rows = f"{shared} of {len(test)} data.test rows are also in data.valid"
+        return (f"{shared_rows} (same input and label): {why}",)
     return ()
 
 

@@ -15,3 +15,7 @@ class DataError(AlchemistError):
 
 class LLMError(AlchemistError):
     """The LLM could not answer (after retries), or an answer is missing in --offline mode."""
+
+
+class OutputDirError(AlchemistError):
+    """OUTDIR cannot be replaced without risking the user's files: the message names it and why."""

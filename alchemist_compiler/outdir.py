@@ -13,16 +13,12 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import AlchemistError
+from .errors import OutputDirError
 from .task import Task
 
 GENERATOR = "alchemist"
 #: What an emitted labeler holds at its top level (emit.write_package and build_wheel).
 LABELER_LAYOUT = frozenset({"pyproject.toml", "README.md", "src", "dist"})
-
-
-class OutputDirError(AlchemistError):
-    """OUTDIR cannot be written without risking the user's files."""
 
 
 def _protected(task: Task) -> list[tuple[Path, str]]:
