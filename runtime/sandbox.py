@@ -41,7 +41,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 
@@ -185,7 +184,7 @@ class _Process:
     def allow_cpu(self, seconds: float) -> None:
         """Raise this process's RLIMIT_CPU soft limit by `seconds` (the kernel's backstop)."""
         self.cpu_allowance += seconds
-        if not hasattr(os, "sched_getaffinity"):  # prlimit is Linux-only
+        if sys.platform != "linux":  # prlimit is Linux-only
             return
         import resource
 
@@ -363,7 +362,7 @@ class ProgramPool:
         self._cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
         self._finalizer = weakref.finalize(self, _stop_all, self._processes, self._cwd)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> ProgramPool:  # the labeler supports Python 3.10: no typing.Self
         return self
 
     def __exit__(self, *exc_info: object) -> None:
