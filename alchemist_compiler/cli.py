@@ -47,6 +47,40 @@ def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs
         sys.exit(2)
 
 
+@main.command("baseline")
+@click.argument("task_file", type=click.Path(dir_okay=False))
+@click.option("--sample", default=200, show_default=True, type=click.IntRange(1),
+              help="Rows the LLM labels (a seeded sample of the split).")
+@click.option("--split", type=click.Choice(["valid", "test"]),
+              help="Labeled split to sample  [default: test, else valid]")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              help="A labeler compiled from TASK_FILE: its accuracy on the same rows.")
+@click.option("--offline", is_flag=True, help="Make no network call: every answer must be in alchemist.lock.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the row sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar or retry lines.")
+def baseline_command(task_file: str, sample: int, split: str | None, out_dir: str | None,
+                     offline: bool, seed: int, as_json: bool, quiet: bool) -> None:
+    """The paper's zero-shot baseline: the task's LLM labels SAMPLE rows, one request per row
+    (through alchemist.lock); accuracy, macro F1 and cost beside the compiled labeler's."""
+    from rich.console import Console
+
+    from .baseline import Options, print_baseline, run_baseline
+
+    console = Console(stderr=True, quiet=quiet)
+    try:
+        result = run_baseline(task_file, out_dir, Options(sample=sample, split=split, seed=seed,
+                                                          offline=offline, show_progress=not quiet),
+                              console=console)
+    except AlchemistError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        print_baseline(Console(), result)
+
+
 @main.command("init")
 @click.argument("data_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "task_file", default="task.yaml", show_default=True,

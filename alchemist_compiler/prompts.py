@@ -92,6 +92,11 @@ def zero_shot_prompt(task: Task, inputs: str, rendered: str) -> str:
     return template.render(**_context(task, inputs), text=rendered)
 
 
+def zero_shot_messages(task: Task, inputs: str, rendered: str) -> Messages:
+    """The baseline's request for one row: the zero-shot prompt alone (what the ledger estimates)."""
+    return ({"role": "user", "content": zero_shot_prompt(task, inputs, rendered).strip()},)
+
+
 def repair_request(task: Task, original: Messages, answer: str, reason: str, examples: list[dict]) -> Messages:
     """The conversation so far, plus why the program was dropped and rows it got wrong or missed."""
     feedback = template_env("prompts").get_template("repair.j2").render(
