@@ -257,15 +257,15 @@ TAMPERED = ESCAPE_TO_OS + """
 def label(x):
     try:
         _os()["open"]({target!r}, 0o101)
-    except BaseException:
+    except Exception:
         pass
     try:
         _os()["__builtins__"]["__import__"]("socket").create_connection(("127.0.0.1", {port}), 1)
-    except BaseException:
+    except Exception:
         pass
     try:
         _os()["kill"](_os()["getppid"](), 9)
-    except BaseException:
+    except Exception:
         pass
     return 1
 """

@@ -188,7 +188,7 @@ POISONERS = [  # each tampers with what a later program in the same interpreter 
 @pytest.mark.parametrize("poison", POISONERS)
 def test_a_program_cannot_poison_another(poison):
     poisoner = ESCAPE_TO_OS + "\ndef label(x):\n    try:\n        " + poison + (
-        "\n    except BaseException:\n        pass\n    return 1\n")
+        "\n    except Exception:\n        pass\n    return 1\n")
     inputs = ["free stuff", "hello", "FREE!", "nothing"]
     alone, _ = apply_once([USES_RE_AND_COUNTER], inputs, workers=1)
     beside, _ = apply_once([poisoner, USES_RE_AND_COUNTER], inputs, workers=1)
@@ -223,12 +223,14 @@ def test_killing_the_parent_fails_and_the_parent_survives():
         def label(x):
             try:
                 _os()["kill"](_os()["getppid"](), 9)
-            except BaseException:
+            except Exception:
                 return 0
             return 1
     """)
     result, _ = apply_once([killer, SPAM], ["free", "x"])
-    assert result.votes[:, 1].tolist() == [1, 0]  # and this test process is still here
+    # refused, and counted as an exception although caught; this test process is still here
+    assert result.votes[:, 0].tolist() == [-1, -1] and result.exceptions[0] == 2
+    assert result.votes[:, 1].tolist() == [1, 0]
 
 
 # -- budgets: the compile with a hostile program stays fast ----------------------------------
