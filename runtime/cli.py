@@ -21,7 +21,7 @@ def main(package_dir: Path, argv: list[str] | None = None) -> int:
 
     labeler = Labeler(package_dir)
     try:
-        inputs = labeler.inputs.from_rows(read_rows(args.input), args.input.name)
+        inputs = labeler.inputs.from_rows(read_rows(args.input), str(args.input))
         proba = labeler.predict_proba(inputs)
     except (OSError, UnicodeDecodeError, TypeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -68,6 +68,13 @@ class Labeler:
             )
         return self._pool
 
+    def program_inputs(self, inputs) -> list:
+        """What the programs receive for these inputs (images: each one's concept scores)."""
+        return self.program_inputs_of(self.inputs.batch(inputs))
+
+    def program_inputs_of(self, values: list) -> list:
+        return self.inputs.program_args(values, self.session)
+
     def votes(self, inputs) -> np.ndarray:
         """(n, m) int8 votes of the label model's columns; -1 = abstain.
 
@@ -77,7 +84,7 @@ class Labeler:
         return self._votes(self.inputs.batch(inputs))
 
     def _votes(self, values: list) -> np.ndarray:
-        program_votes = self._program_pool().apply(values).votes
+        program_votes = self._program_pool().apply(self.program_inputs_of(values)).votes
         columns = self.manifest["label_model_columns"]
         L = np.full((len(values), len(columns)), -1, dtype=np.int8)
         for j, column in enumerate(columns):

@@ -72,7 +72,7 @@ def run_model(session, kind, values: list, width: int, output: str = "probabilit
     """(n, width) `output` of the session on program inputs `values`, in input order; `kind`
     (a runtime modality) gives the model input and the batching."""
     result = np.zeros((len(values), width), dtype=np.float32)
-    for rows in batches(kind.lengths(values), len(values)):
+    for rows in batches(kind.lengths(values), len(values), max_rows=kind.batch_rows or BATCH_ROWS):
         feed = kind.model_input([values[i] for i in rows])
         result[rows] = session.run([output], {"input": feed})[0]
     return result

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .base import InputKind
+from .image import ImageInput
 from .tabular import TabularInput
 from .text import TextInput
 from .timeseries import WindowInput
 
 MODALITIES: dict[str, type[InputKind]] = {
-    kind.name: kind for kind in (TextInput, TabularInput, WindowInput)
+    kind.name: kind for kind in (TextInput, TabularInput, WindowInput, ImageInput)
 }
 
 

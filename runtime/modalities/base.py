@@ -14,6 +14,8 @@ class InputKind:
     name: str
     #: what one input is, for error messages ("a str", "a dict (one row)", ...)
     one_input: str
+    #: inputs per model run, at most (None: the session's default)
+    batch_rows: int | None = None
 
     def __init__(self, spec: dict):
         self.spec = spec
@@ -26,6 +28,11 @@ class InputKind:
         """The program input for one user input (`index`: its place in a batch, for errors)."""
         raise NotImplementedError
 
+    def program_args(self, values: list, session) -> list:
+        """What the programs receive for a batch of inputs (by default the inputs themselves;
+        `session`: the labeler's model, for modalities whose programs read its outputs)."""
+        return values
+
     def lengths(self, values: list) -> list[int] | None:
         """Per input, a length its model run costs grow with (None: all alike)."""
         return None
@@ -35,7 +42,8 @@ class InputKind:
         raise NotImplementedError
 
     def from_rows(self, rows: list, file: str) -> list:
-        """User inputs from the rows of a CLI input file (dicts; strs for .txt lines)."""
+        """User inputs from the rows of a CLI input file (dicts; strs for .txt lines); `file`:
+        its path as given (errors name it; image paths are relative to its folder)."""
         raise NotImplementedError
 
     def example(self) -> str:
