@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 fetch: $(STAMP)
-	$(PY) examples/fetch.py youtube sms
+	$(PY) examples/fetch.py youtube sms census ecg
 
 test: $(STAMP) fetch
 	$(PY) -m pytest -q

@@ -14,20 +14,30 @@ def f1_per_class(predicted: np.ndarray, gold: np.ndarray, k: int) -> np.ndarray:
     return scores
 
 
-def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covered: np.ndarray) -> dict:
-    """Accuracy, macro F1 and (binary) F1 of class 1 over all rows; coverage of the rows.
+def recall_per_class(predicted: np.ndarray, gold: np.ndarray, k: int) -> list[float | None]:
+    """Per class, the share of its gold rows predicted as it (None: no gold row of it)."""
+    return [round(float((predicted[gold == c] == c).mean()), 6) if (gold == c).any() else None
+            for c in range(k)]
 
-    Uncovered rows still get the model's prediction (for a label model: its class prior).
+
+def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covered: np.ndarray) -> dict:
+    """Accuracy, macro F1, (binary) F1 of class 1 and per-class recall over all rows; coverage.
+
+    Macro F1 averages the classes that occur in gold or in the predictions (scikit-learn's
+    default labels): a class absent from both does not count as an F1 of 0. Uncovered rows still
+    get the model's prediction (for a label model: its class prior).
     """
     k = proba.shape[1]
     predicted = proba.argmax(axis=1)
     f1 = f1_per_class(predicted, gold, k)
+    present = np.isin(np.arange(k), np.concatenate([gold, predicted]))
     return {
         "split": split,
         "model": model,
         "rows": int(len(gold)),
         "coverage": round(float(covered.mean()), 6),
         "accuracy": round(float((predicted == gold).mean()), 6),
-        "macro_f1": round(float(f1.mean()), 6),
+        "macro_f1": round(float(f1[present].mean()) if present.any() else 0.0, 6),
         "f1_positive": round(float(f1[1]), 6),
+        "recall": recall_per_class(predicted, gold, k),
     }

@@ -13,8 +13,13 @@ reproduce the same sha256.
   deterministically: rows in file order, shuffled with random.Random(SPLIT_SEED=0), the first
   60% (rounded) are train, the next 20% (rounded) valid, the rest test; each split keeps file
   order. Rows are written unchanged (same columns).
+- census (adult_census_income: UCI Adult's train.csv and test.csv): test.csv is the test split as
+  given (UCI's adult.test, 16281 rows); train.csv's rows are shuffled with
+  random.Random(SPLIT_SEED=0), the first CENSUS_VALID (2000) are valid and the next CENSUS_TRAIN
+  (10000) train, each kept in file order; the other 20561 rows are not used. CSV rows unchanged.
+- ecg (mitbih_record100_beats): train/valid/test.csv as given (split by time in the record).
 
-    python examples/fetch.py youtube sms imdb yelp financial_phrasebank medical_abstracts
+    python examples/fetch.py youtube sms imdb yelp financial_phrasebank medical_abstracts census ecg
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ SHARED = HERE.parent.parent / "shared" / "datasets"
 SPLITS = ("train", "valid", "test")
 SPLIT_SEED = 0
 SPLIT_FRACTIONS = (0.6, 0.2)  # train, valid; test is the rest
+CENSUS_VALID, CENSUS_TRAIN = 2000, 10000
 
 
 def unavailable(message: str):
@@ -77,6 +83,17 @@ def csv_rows(url: str, text: tuple[str, ...], label: str, offset: int = 0, keep_
             rows.append(record)
         return jsonl(rows)
     return download
+
+
+def census_splits(sources: dict[str, bytes]) -> dict[str, bytes]:
+    """valid and train: seeded samples of train.csv's rows; test: test.csv (see the docstring)."""
+    header, *lines = sources["train.csv"].decode("utf-8").splitlines(keepends=True)
+    order = list(range(len(lines)))
+    random.Random(SPLIT_SEED).shuffle(order)
+    parts = {"valid": order[:CENSUS_VALID], "train": order[CENSUS_VALID:CENSUS_VALID + CENSUS_TRAIN]}
+    splits = {f"{name}.csv": (header + "".join(lines[i] for i in sorted(rows))).encode("utf-8")
+              for name, rows in parts.items()}
+    return {**splits, "test.csv": sources["test.csv"]}
 
 
 GITHUB = "https://raw.githubusercontent.com/"
@@ -138,6 +155,30 @@ DATASETS = {
                              text=("medical_abstract",), label="condition_label", offset=-1,
                              keep_label=True),
     },
+    "census": {
+        "shared": "adult_census_income",
+        "files": {
+            "train.csv": "aa04da75accf88ba64bb612e14346c3a4e6428ef029a45984a48ef7294beca01",
+            "test.csv": "2b3dff83d7eed185f5c8385eadec7678693980729a016e52327e8c0fdeb1cc15",
+        },
+        "make": census_splits,
+        "download": unavailable(
+            "The files are UCI Adult's adult.data and adult.test (Kohavi & Becker 1994, CC BY 4.0), "
+            "converted as described in shared/datasets/adult_census_income/SOURCE.md; put them in "
+            "shared/datasets/adult_census_income/ or the splits in examples/census/data/."),
+    },
+    "ecg": {
+        "shared": "mitbih_record100_beats",
+        "files": {
+            "train.csv": "96e4c07e3bf197a85e4fd9cb80023f150eef8eed9a3719d98a016fa92b15bbc9",
+            "valid.csv": "2d9f710e69afa58dd7d53006271eb333905c11b87aa09e5107d3134dbf497312",
+            "test.csv": "0db3530511ca4db03a63a2b74b84ab52b54290f3cddcf9156fdb0b029eaed486",
+        },
+        "download": unavailable(
+            "The files are heartbeat windows of MIT-BIH record 100 (PhysioNet, ODC-BY 1.0), made as "
+            "described in shared/datasets/mitbih_record100_beats/SOURCE.md; put them in "
+            "shared/datasets/mitbih_record100_beats/ or in examples/ecg/data/."),
+    },
 }
 
 
@@ -184,12 +225,19 @@ def download_wrench(url: str, target: Path) -> None:
 def fetch(name: str) -> None:
     spec = DATASETS[name]
     target = HERE / name / "data"
-    outputs = [f"{split}.jsonl" for split in SPLITS] if "split" in spec else list(spec["files"])
+    if "make" in spec:
+        outputs = [f"{split}.csv" for split in SPLITS]
+    else:
+        outputs = [f"{split}.jsonl" for split in SPLITS] if "split" in spec else list(spec["files"])
     if all((target / f).is_file() for f in outputs):
         return
     target.mkdir(parents=True, exist_ok=True)
     if "wrench" in spec and not (SHARED / spec["shared"]).is_dir():
         download_wrench(spec["wrench"], target)
+    elif "make" in spec:
+        made = spec["make"]({file: source(name, file) for file in spec["files"]})
+        for file, data in made.items():
+            (target / file).write_bytes(data)
     elif "split" in spec:
         for split, data in split_rows(source(name, spec["split"])).items():
             (target / f"{split}.jsonl").write_bytes(data)

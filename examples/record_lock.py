@@ -50,7 +50,7 @@ class RecordedAnswers(LLMStage):
     def _client(self):
         return None
 
-    def _ask(self, client, key: str, request: Request):
+    def _ask(self, client, key: str, request: Request, progress=None):
         path = answer_file(self.folder, request.purpose)
         if not path.is_file():
             if self.show:

@@ -157,3 +157,63 @@ def test_bad_task_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == "error: task.yaml: data.trian: unknown key (did you mean train?)"
     assert not out.exists()
+
+
+def test_text_inputs_are_a_batch_of_strings(installed):
+    code = f"""
+import json
+from {IMPORT_NAME} import Labeler
+lab = Labeler()
+out = {{}}
+for method in ("predict", "predict_proba", "vote", "votes"):
+    for case, inputs in (("bare", "subscribe to my channel"), ("none", ["ok", None]),
+                         ("bytes", [b"ok"]), ("number", [3])):
+        try:
+            getattr(lab, method)(inputs)
+            out[method + " " + case] = None
+        except TypeError as err:
+            out[method + " " + case] = str(err)
+try:
+    lab.explain(["a list"])
+except TypeError as err:
+    out["explain list"] = str(err)
+out["explain str"] = lab.explain("subscribe to my channel")["prediction"]
+lone = "check out my channel \\ud800 http://x.co"
+out["surrogates"] = [lab.predict_proba([lone]).tolist() == lab.predict_proba([lone.replace("\\ud800", "\\ufffd")]).tolist(),
+                     lab.vote([lone]) == lab.vote([lone.replace("\\ud800", "\\ufffd")])]
+lab.close()
+print(json.dumps(out))
+"""
+    out = json.loads(run_installed(installed, code))
+    for method in ("predict", "predict_proba", "vote", "votes"):
+        assert out[f"{method} bare"].startswith("expected a batch (a list) of inputs, each a str")
+        assert out[f"{method} none"] == "input 1 is NoneType, expected str"
+        assert out[f"{method} bytes"] == "input 0 is bytes, expected str"
+        assert out[f"{method} number"] == "input 0 is int, expected str"
+    assert out["explain list"] == "the input is list, expected str"
+    assert out["explain str"] == "spam"
+    assert out["surrogates"] == [True, True]
+
+
+def test_a_10_mb_input_is_cut_to_max_chars_and_memory_stays_flat(installed):
+    """Predictions and votes on one 10 MB string: under 200 MB above the labeler's baseline."""
+    code = f"""
+from {IMPORT_NAME} import Labeler
+
+def peak_mb():
+    return next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
+                if line.startswith("VmHWM"))
+
+lab = Labeler()
+lab.predict(["warm up"]), lab.vote(["warm up"])
+big = "check out my channel http://x.co " * 330_000
+baseline = peak_mb()
+same = lab.predict([big]) == lab.predict([big[:lab.inputs.spec["max_chars"]]])
+lab.vote([big])
+lab.close()
+print(len(big), peak_mb() - baseline, same)
+"""
+    length, growth, same = run_installed(installed, code).split()
+    assert int(length) > 10_000_000
+    assert int(growth) < 200, f"{growth} MB above baseline"
+    assert same == "True"

@@ -118,13 +118,19 @@ def _is_numeric(values: list, missing: frozenset) -> bool:
 
 
 def _format(value) -> str:
+    """Numbers as a person writes them: 39, 77516, 0.25 (not 39.0, 7.7516e+04)."""
     if isinstance(value, float):
-        return f"{value:g}"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
     return str(value)
 
 
+def _share(part: int, whole: int) -> str:
+    share = part / max(whole, 1)
+    return "<0.1%" if 0 < share < 0.001 else f"{share:.1%}"
+
+
 def _column_summary(column: dict, values: list) -> str:
-    missing = f"missing {sum(v is None for v in values) / max(len(values), 1):.1%}"
+    missing = f"missing {_share(sum(v is None for v in values), len(values))}"
     present = [v for v in values if v is not None]
     if column["type"] == NUMERIC:
         if not present:
@@ -135,7 +141,7 @@ def _column_summary(column: dict, values: list) -> str:
                 f"(quantiles {quantiles}); {missing}")
     counts = Counter(present)
     top = sorted(counts, key=lambda c: (-counts[c], c))
-    shown = ", ".join(f"{c!r} {counts[c] / len(values):.1%}" for c in top[:PROMPT_CATEGORIES])
+    shown = ", ".join(f"{c!r} {_share(counts[c], len(values))}" for c in top[:PROMPT_CATEGORIES])
     rest = len(top) - PROMPT_CATEGORIES
     more = f", and {rest} more" if rest > 0 else ""
     return f"category, {len(top)} values: {shown}{more}; {missing}"
