@@ -27,7 +27,10 @@ from {module} import Labeler
 texts = json.load(open(sys.argv[2]))
 lab = Labeler(threads=1)
 lab.predict_proba(texts[:1024])
-started = time.perf_counter(); lab.predict_proba(texts); batch = len(texts) / (time.perf_counter() - started)
+started = time.perf_counter()
+for i in range(0, len(texts), 1024):
+    lab.predict_proba(texts[i:i + 1024])
+batch = len(texts) / (time.perf_counter() - started)
 latencies = []
 for text in texts[:2000]:
     t = time.perf_counter(); lab.predict_proba([text]); latencies.append(time.perf_counter() - t)
@@ -36,6 +39,22 @@ print(json.dumps({{"rows_per_s_batch_1024": batch, "rows_per_s_batch_1": 1 / sta
                   "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)]}}))
 """
 
+#: Peak RSS growth while predicting one huge string (inputs are cut at the manifest's max_chars):
+#: the kernel's high-water mark is reset first (Linux: clear_refs 5).
+HUGE = """
+import re, sys
+sys.path.insert(0, sys.argv[1])
+from {module} import Labeler
+def kb(field):
+    return int(re.search(field + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+lab = Labeler(threads=1)
+lab.predict(["warm up"])
+text = "spam and ham " * (10 * 2**20 // 13)
+open("/proc/self/clear_refs", "w").write("5")
+base = kb("VmRSS")
+lab.predict([text])
+print((kb("VmHWM") - base) / 1024)
+"""
 COLD = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import Labeler; Labeler().predict(['hello'])"
 
 
@@ -61,6 +80,9 @@ def main() -> str:
             [sys.executable, "-I", "-c", MEASURE.format(module=module), str(site), str(Path(scratch) / "texts.json")],
             check=True, capture_output=True, text=True).stdout)
         cold = cold_start(site, module)
+        huge_mb = float(subprocess.run([sys.executable, "-I", "-c", HUGE.format(module=module),
+                                        str(site)], check=True, capture_output=True,
+                                       text=True).stdout.split()[-1])
         wheel = next((out / "dist").glob("*.whl")).stat().st_size / 1e6
     return "\n".join([
         "| labeler (youtube, 1 thread) | value |",
@@ -69,6 +91,7 @@ def main() -> str:
         f"| rows/s at batch 1 | {measured['rows_per_s_batch_1']:,.0f} |",
         f"| latency p50 / p99 at batch 1 | {measured['p50_ms']:.2f} ms / {measured['p99_ms']:.2f} ms |",
         f"| cold start (new process: import + first prediction) | {cold:.2f} s |",
+        f"| peak memory growth predicting one 10 MB string | {huge_mb:.0f} MB |",
         f"| wheel size | {wheel:.2f} MB |",
     ])
 

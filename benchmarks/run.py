@@ -25,7 +25,9 @@ INTRO = """# Benchmarks
 Written by `make bench` (`python benchmarks/run.py`) on {machine}. Each section says how to rerun it
 alone. Recorded programs (`examples/*/alchemist.lock`) were written by hand, without API access, in the
 style of an LLM answering the exact prompts the compiler renders (the paper used GPT-3.5); valid rows
-chose programs, class balance and epochs; test rows chose nothing. Nothing here is asserted by tests.
+chose programs, class balance and epochs; test rows chose nothing. Their token counts, and so every
+compile cost below, are estimates from characters (about 4 per token), not measured API usage; the
+zero-shot costs are estimates too. Nothing here is asserted by tests.
 """
 
 
