@@ -44,7 +44,7 @@ def plan_slots(task: Task) -> list[Slot]:
     return [Slot(i, strategies[i % len(strategies)]) for i in range(task.programs.count)]
 
 
-def _messages(user: str) -> Messages:
+def system_messages(user: str) -> Messages:
     system = template_env("prompts").get_template("system.j2").render().strip()
     return ({"role": "system", "content": system}, {"role": "user", "content": user.strip()})
 
@@ -57,7 +57,7 @@ def _context(task: Task, inputs: str) -> dict:
 def supplementary_request(task: Task, strategy: str, inputs: str) -> Messages:
     """The first-stage question whose answer becomes the strategy's supplementary text."""
     template = template_env("prompts").get_template(f"supplementary_{strategy}.j2")
-    return _messages(template.render(**_context(task, inputs)))
+    return system_messages(template.render(**_context(task, inputs)))
 
 
 def exemplars_text(task: Task, valid: Split, per_class: int) -> str:
@@ -72,17 +72,18 @@ def exemplars_text(task: Task, valid: Split, per_class: int) -> str:
 
 
 def program_request(task: Task, slot: Slot, supplementary: str | None, inputs: str) -> Messages:
-    """The messages asking for the program of one slot."""
+    """The messages asking for the program of one slot. They depend on the slot, not on how many
+    slots there are: raising `count` leaves the earlier slots' requests (and lock entries) as
+    they were."""
     template = template_env("prompts").get_template("program.j2")
     user = template.render(
         **_context(task, inputs),
         slot=slot.index,
-        count=task.programs.count,
         heading=HEADINGS.get(slot.strategy, ""),
         supplementary=(supplementary or "").strip(),
         allowed_imports=sorted({m.split(".")[0] for m in load_policy().modules}),
     )
-    return _messages(user)
+    return system_messages(user)
 
 
 def zero_shot_prompt(task: Task, inputs: str, rendered: str) -> str:

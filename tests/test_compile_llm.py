@@ -25,7 +25,7 @@ def answer(messages: list[dict]) -> str:
     prompt = messages[-1]["content"]
     if "## Function signature" not in prompt:
         return "spam: subscribe, free, click, channel\nham: song, love, video"
-    strategy = next(s for s in PROGRAMS if f"function {list(PROGRAMS).index(s) + 1} of" in prompt)
+    strategy = next(s for s in PROGRAMS if f"function {list(PROGRAMS).index(s) + 1})" in prompt)
     return f"Here is the function.\n```python\n{PROGRAMS[strategy]}```"
 
 
@@ -180,9 +180,9 @@ def test_dropped_and_rejected_programs_are_repaired_with_feedback(llm_task, tmp_
             return f"```python\n{fixed}```"
         if "## Function signature" not in prompt:
             return "spam: subscribe\nham: song"
-        if "function 1 of" in prompt:
+        if "function 1)" in prompt:
             return f"```python\n{PROGRAMS['general']}```"
-        if "function 2 of" in prompt:
+        if "function 2)" in prompt:
             return "```python\ndef label(x):\n    return -1\n```"  # never votes: dropped
         return "```python\nimport os\n\ndef label(x):\n    return 1\n```"  # rejected by vetting
 

@@ -31,7 +31,7 @@ def test_program_prompt_has_the_three_parts(task_dir):
     assert "- -1: the label cannot be determined" in text  # labeling instructions
     assert "def label(x: str) -> int:" in text  # signature
     assert "The input `x` is the raw text as a Python `str`." in text
-    assert "function 1 of 2" in text
+    assert "(this is function 1)" in text
 
 
 def test_supplementary_text_goes_under_its_heading(task_dir):
