@@ -14,6 +14,7 @@ import features
 import human_vs_generated
 import label_models
 import labeler_speed
+import modalities
 import sandbox
 
 import examples
@@ -44,6 +45,8 @@ def sections(quick: bool) -> list[tuple[str, str, callable]]:
         ("Applying programs: sandbox vs in-process vs snorkel", "python benchmarks/sandbox.py",
          sandbox.main),
         ("The emitted labeler", "python benchmarks/labeler_speed.py", labeler_speed.main),
+        ("Tabular and time series: census and ECG",
+         f"python benchmarks/modalities.py --seeds {seeds}", lambda: modalities.main(seeds)),
     ]
 
 
