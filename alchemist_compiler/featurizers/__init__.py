@@ -96,10 +96,12 @@ def _lazy(module: str, function: str) -> Callable:
 
 
 register_featurizer("hashing", "text", _lazy(".hashing", "build"), occurrence_outputs=True)
-register_featurizer(
+_MINILM = register_featurizer(
     "minilm", "text", _lazy(".minilm", "build"),
     dependencies=("onnxruntime-extensions>=0.15",), custom_op_domains=("ai.onnx.contrib",),
 )
+register_featurizer("both", "text", _lazy(".both", "build"),  # hashing + minilm, concatenated
+                    dependencies=_MINILM.dependencies, custom_op_domains=_MINILM.custom_op_domains)
 register_featurizer("tabular", "tabular", _lazy(".tabular", "build"),
                     fit=_lazy(".tabular", "fit"))
 register_featurizer("window", "timeseries", _lazy(".window", "build"),
