@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3"
-	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev,minilm,image]"
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev,minilm,image,dask]"
 	touch $(STAMP)
 
 fetch: $(STAMP)

@@ -11,6 +11,7 @@ from alchemist_runtime.sandbox import ApplyResult, ContainmentUnavailable, Progr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .engine import DEFAULT_PARTITION_ROWS, apply_on_dask
 from .errors import AlchemistError
 from .programs.build import Program
 
@@ -22,6 +23,8 @@ class ApplySettings:
     jobs: int
     call_timeout: float
     allow_unconfined: bool = False
+    scheduler: str | None = None  # a Dask scheduler's address: apply there (engine.py)
+    partition_rows: int = DEFAULT_PARTITION_ROWS  # rows per Dask partition
 
     def pool(self, sources: list[str], k: int) -> ProgramPool:
         return ProgramPool(sources, k, workers=self.jobs, call_timeout=self.call_timeout,
@@ -54,8 +57,11 @@ def apply_programs(
                 for name, inputs in splits.items():
                     bar = progress.add_task(name, total=len(inputs))
                     done = _failed(results.values())  # stopped on an earlier split: dropped
-                    results[name] = pool.apply(inputs, lambda n, bar=bar: progress.advance(bar, n),
-                                               skip=done)
+                    advance = lambda n, bar=bar: progress.advance(bar, n)
+                    if settings.scheduler is None:
+                        results[name] = pool.apply(inputs, advance, skip=done)
+                    else:
+                        results[name] = apply_on_dask(settings, sources, k, inputs, advance, done)
         if recheck is not None and sources:
             name, rows = recheck
             unstable = _unstable(sources, k, settings, splits[name][:rows],

@@ -33,15 +33,19 @@ def main() -> None:
                    "current or home folder).")
 @click.option("--allow-unconfined", is_flag=True,
               help="Run the programs even where the OS cannot contain them (no seccomp: not Linux).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Apply the programs on this Dask scheduler (e.g. tcp://host:8786) instead of "
+                   "local processes; overrides task.yaml's engine.")
 def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs: int, quiet: bool,
-                    force: bool, allow_unconfined: bool) -> None:
+                    force: bool, allow_unconfined: bool, scheduler: str | None) -> None:
     """Compile TASK_FILE (task.yaml) into a labeler package at OUTPUT."""
     from .pipeline import Options, compile_task
 
     try:
         compile_task(task_file, out_dir, Options(offline=offline, seed=seed, jobs=jobs,
                                                  show_progress=not quiet, force=force,
-                                                 allow_unconfined=allow_unconfined))
+                                                 allow_unconfined=allow_unconfined,
+                                                 scheduler=scheduler))
     except AlchemistError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)

@@ -42,6 +42,7 @@ class Options:
     show_progress: bool = True
     force: bool = False  # replace an OUTDIR that is not a labeler (never a protected one)
     allow_unconfined: bool = False  # run programs where the OS cannot contain them (not Linux)
+    scheduler: str | None = None  # a Dask scheduler's address: overrides task.yaml's engine
 
 
 @dataclass
@@ -84,9 +85,15 @@ def _with_weak_columns(L: np.ndarray, split: Split) -> np.ndarray:
     return L if split.weak_labels is None else np.hstack([L, split.weak_labels])
 
 
+def apply_settings(task: Task, options: Options) -> ApplySettings:
+    """Where and how programs run: --scheduler, else task.yaml's engine (local by default)."""
+    return ApplySettings(options.jobs, task.programs.call_timeout_s, options.allow_unconfined,
+                         options.scheduler or task.engine.address, task.engine.partition_rows)
+
+
 def _run_new(found: Candidates, new: list[Program], splits: dict[str, Split], task: Task, options: Options) -> None:
     """Apply newly accepted programs to every split; add their columns."""
-    settings = ApplySettings(options.jobs, task.programs.call_timeout_s, options.allow_unconfined)
+    settings = apply_settings(task, options)
     results = apply_programs(
         new, {n: s.inputs for n, s in splits.items()}, len(task.classes), settings,
         recheck=(_check_sample(splits).name, CHECK_ROWS), show_progress=options.show_progress,

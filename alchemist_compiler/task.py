@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from .engine import DEFAULT_PARTITION_ROWS
 from .errors import TaskError
 from .featurizers import FEATURIZERS, names_for
 from .label_model import KINDS as LABEL_MODEL_KINDS
@@ -124,6 +125,29 @@ class DistillSpec(_Strict):
     max_chars: Annotated[int, Field(gt=0)] = 20000  # text: characters kept per input
 
 
+class EngineSpec(_Strict):
+    example = "{kind: dask, address: tcp://scheduler:8786}"
+    kind: str = "local"  # local worker processes, or a Dask cluster
+    address: str | None = None  # the Dask scheduler's (--scheduler overrides it)
+    partition_rows: Annotated[int, Field(gt=0)] = DEFAULT_PARTITION_ROWS
+
+    @field_validator("kind")
+    @classmethod
+    def _known_engine(cls, kind: str) -> str:
+        if kind not in ("local", "dask"):
+            raise ValueError(f"{kind!r} is not an engine; use local or dask")
+        return kind
+
+    @model_validator(mode="after")
+    def _address_with_dask(self) -> EngineSpec:
+        if self.kind == "dask" and not self.address:
+            raise ValueError("kind dask needs address: the Dask scheduler's, e.g. "
+                             "tcp://scheduler:8786")
+        if self.kind == "local" and self.address:
+            raise ValueError("address is only for kind: dask")
+        return self
+
+
 class Task(_Strict):
     """A validated task. Paths are absolute (resolved against the task file's folder)."""
 
@@ -137,6 +161,7 @@ class Task(_Strict):
     programs: ProgramsSpec = ProgramsSpec()
     label_model: LabelModelSpec = LabelModelSpec()
     distill: DistillSpec = DistillSpec()
+    engine: EngineSpec = EngineSpec()
     _path: Path = PrivateAttr()
     _notes: tuple[str, ...] = PrivateAttr(default=())
 
