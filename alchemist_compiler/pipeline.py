@@ -143,7 +143,8 @@ def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Optio
     if task.programs.count:
         attempts, found.exchanges = generate.ask_for_programs(task, dataset, llm)
         found.accept(attempts)
-    found.accept([generate.hand_written(path) for path in task.programs.include])
+    found.accept([generate.hand_written(path) for path in task.programs.include]
+                 + generate.modality_programs(task, dataset))
     _report_rejections(console, found, found.attempts)
     _run_new(found, found.programs, splits, task, options)
     names, votes, stats = _diagnose(task, dataset, found, splits)
@@ -170,7 +171,7 @@ def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], labe
             continue
         split, L = splits[name], votes[name][:, kept]
         metrics.append(evaluate(name, "label model", predict_proba(label_model, L), split.labels, covered(L)))
-        proba = distilled.proba(split.inputs, label_model["cardinality"])
+        proba = distilled.proba(split.labeler_inputs, label_model["cardinality"])
         metrics.append(evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)))
     return metrics
 
@@ -186,6 +187,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     modality = get_modality(task.modality)
     llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline,
                    show_progress=options.show_progress, console=console)
+    dataset = modality.prepare(task, dataset, llm, console)  # images: concepts and scores
 
     found, names, votes, stats = collect_programs(task, dataset, llm, options, console)
     print_programs_table(console, stats)
@@ -211,14 +213,14 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     console.print(f"label model: {label_model['kind']}, train coverage {len(train_rows) / len(L_train):.3f}")
     distilled = distill(
         get_featurizer(task.featurizer), modality.runtime(dataset.input_spec), task.distill,
-        [dataset.train.inputs[i] for i in train_rows], soft[train_rows],
+        [dataset.train.labeler_inputs[i] for i in train_rows], soft[train_rows],
         seed=options.seed,
-        valid_inputs=dataset.valid.inputs if dataset.valid is not None else None,
+        valid_inputs=dataset.valid.labeler_inputs if dataset.valid is not None else None,
         valid_labels=valid_labels,
     )
     splits = _splits(dataset)
     metrics = evaluate_splits(splits, votes, kept, label_model, distilled)
-    ledger = cost_ledger(task, found.exchanges, dataset.train.inputs,
+    ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], dataset.train.inputs,
                          modality.describe(task, dataset))
 
     kept_programs = [found.programs[j] for j in kept if j < len(found.programs)]
@@ -252,7 +254,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     sample = _check_sample(splits)
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
-    check = (sample.inputs[:CHECK_ROWS], check_votes)
+    check = (sample.labeler_inputs[:CHECK_ROWS], check_votes)
     wheel = _emit(task, out_dir, emitted, label_model, distilled, manifest, readme, check,
                   force=options.force)
     print_summary(console, metrics, ledger, run_spending(llm), out_dir, wheel)

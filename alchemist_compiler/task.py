@@ -148,6 +148,18 @@ class EngineSpec(_Strict):
         return self
 
 
+class VisionSpec(_Strict):
+    """modality: image. See featurizers/clip.py for what each setting does to the graph."""
+
+    example = "{model: ViT-B-32, weights: models/open_clip_model.safetensors}"
+    model: Annotated[str, Field(min_length=1)] = "ViT-B-32"  # or an open_clip config .json
+    weights: Annotated[str, Field(min_length=1)]  # a local checkpoint (file or folder), or "random"
+    concepts: dict[str, list[Annotated[str, Field(min_length=1)]]] | None = None  # per class
+    spurious: list[Annotated[str, Field(min_length=1)]] | Literal["auto"] = []
+    zero_shot: bool = False  # one more voter: CLIP's zero-shot class ("an image of a {class}")
+    quantize: Literal["int8"] | None = None  # the image encoder's weights
+
+
 class Task(_Strict):
     """A validated task. Paths are absolute (resolved against the task file's folder)."""
 
@@ -161,6 +173,7 @@ class Task(_Strict):
     programs: ProgramsSpec = ProgramsSpec()
     label_model: LabelModelSpec = LabelModelSpec()
     distill: DistillSpec = DistillSpec()
+    vision: VisionSpec | None = None  # modality: image
     engine: EngineSpec = EngineSpec()
     _path: Path = PrivateAttr()
     _notes: tuple[str, ...] = PrivateAttr(default=())
@@ -208,6 +221,18 @@ class Task(_Strict):
                 raise ValueError(f"features: {distill.features!r} {why}; a {modality} task takes "
                                  f"one of {known}")
         return distill
+
+    @model_validator(mode="after")
+    def _vision_for_images(self) -> Task:
+        if (self.modality == "image") != (self.vision is not None):
+            raise ValueError("vision: required for modality image (vision.weights: a local "
+                             "checkpoint, or random for tests)" if self.modality == "image"
+                             else f"vision: only for modality image, not {self.modality}")
+        unknown = [c for c in (self.vision.concepts or {}) if c not in self.class_names] if \
+            self.vision else []
+        if unknown:
+            raise ValueError(f"vision.concepts: {unknown[0]!r} is not a class")
+        return self
 
     @model_validator(mode="after")
     def _unique_class_names(self) -> Task:
@@ -265,6 +290,13 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         for split in ("train", "valid", "test"):
             if isinstance(data.get(split), str):
                 data[split] = str((base / data[split]).resolve())
+    vision = raw.get("vision")
+    if isinstance(vision, dict):
+        for key in ("weights", "model"):
+            value = vision.get(key)
+            if isinstance(value, str) and (key == "weights" and value != "random"
+                                           or value.endswith(".json")):
+                vision[key] = str((base / value).resolve())
     programs = raw.get("programs")
     if isinstance(programs, dict) and isinstance(programs.get("include"), list):
         programs["include"] = [
@@ -371,7 +403,9 @@ def load_task(path: str | Path) -> Task:
     return task
 
 
-def _check_file(file: Path, key: str) -> None:
+def _check_file(file: Path, key: str, folders: bool = False) -> None:
+    if folders and file.is_dir():
+        return
     if file.is_dir():
         raise TaskError(f"{key}: is a folder, not a file: {file}")
     if not file.is_file():
@@ -382,9 +416,13 @@ def _check_files_exist(task: Task) -> None:
     for split in ("train", "valid", "test"):
         file = getattr(task.data, split)
         if file is not None:
-            _check_file(file, f"data.{split}")
+            _check_file(file, f"data.{split}", MODALITIES[task.modality].reads_folders)
     for i, file in enumerate(task.programs.include):
         _check_file(file, f"programs.include.{i}")
+    if task.vision is not None and task.vision.weights != "random":
+        _check_file(Path(task.vision.weights), "vision.weights", folders=True)
+    if task.vision is not None and task.vision.model.endswith(".json"):
+        _check_file(Path(task.vision.model), "vision.model")
 
 
 def _all_subclasses(cls: type) -> list[type]:

