@@ -27,9 +27,17 @@ class Split:
     inputs: list
     labels: np.ndarray | None = None  # int64 class indices
     weak_labels: np.ndarray | None = None  # int8 (n, m) precomputed votes, -1 = abstain
+    #: what the labeler takes, when programs receive something computed from it (images: the
+    #: files' paths, programs get concept scores); None: the inputs themselves
+    raw_inputs: list | None = None
 
     def __len__(self) -> int:
         return len(self.inputs)
+
+    @property
+    def labeler_inputs(self) -> list:
+        """What the distilled model (and the emitted labeler) reads for each row."""
+        return self.inputs if self.raw_inputs is None else self.raw_inputs
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Dataset:
     test: Split | None
     notes: tuple[str, ...] = ()  # warnings about the data (printed by the compile)
     input_spec: dict = field(default_factory=dict)  # the modality's, from train (manifest "input")
+    exchanges: tuple = ()  # LLM exchanges of the modality's preparation (image concepts)
 
 
 #: file ending -> format; .gz endings are read through gzip
@@ -164,7 +173,7 @@ def require_column(row: dict, column: str, key: str, path: Path, where: str) -> 
 
 
 def _rows(task: Task, name: str, path: Path) -> list[dict]:
-    rows = read_rows(path, task.data.delimiter, task.data.encoding)
+    rows = get_modality(task.modality).split_rows(task, path)
     if not rows:
         raise DataError(f"data.{name}: {path.name} has no rows")
     return rows

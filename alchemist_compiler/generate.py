@@ -18,7 +18,13 @@ from .data import Dataset, Split
 from .llm import LLMStage, Request
 from .lockfile import Exchange
 from .modality import get_modality
-from .programs.build import Program, Rejection, program_from_answer, program_from_file
+from .programs.build import (
+    Program,
+    Rejection,
+    build_program,
+    program_from_answer,
+    program_from_file,
+)
 from .programs.extract import code_from_answer
 from .task import Task
 
@@ -106,6 +112,15 @@ def dropped_for_review(attempts: list[Attempt], rejected: dict[str, str], stats:
 
 def hand_written(path: Path) -> Attempt:
     return Attempt(path.name, "include", None, program_from_file(path))
+
+
+def modality_programs(task: Task, dataset: Dataset) -> list[Attempt]:
+    """Programs the modality writes itself (images: CLIP's zero-shot vote), vetted like any."""
+    return [
+        Attempt(origin, "builtin", None,
+                build_program(code, "builtin", origin, {"origin": origin}, prefix=prefix))
+        for origin, prefix, code in get_modality(task.modality).own_programs(task, dataset)
+    ]
 
 
 def feedback_examples(task: Task, votes: np.ndarray, valid: Split | None) -> list[dict]:

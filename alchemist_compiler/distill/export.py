@@ -191,8 +191,10 @@ def _outer_names(node: onnx.NodeProto) -> set[str]:
     return names
 
 
-def join(featurizer: onnx.ModelProto, head: onnx.ModelProto, doc: str) -> onnx.ModelProto:
-    """The featurizer's output feeds the head: one model, "input" -> "probabilities".
+def join(featurizer: onnx.ModelProto, head: onnx.ModelProto, doc: str,
+         keep: tuple[str, ...] = ()) -> onnx.ModelProto:
+    """The featurizer's output feeds the head: one model, "input" -> "probabilities" (and the
+    featurizer's outputs named in `keep`).
 
     A head reading occurrences gets the featurizer's "buckets" and "values" (and the featurizer
     keeps only what computes them); otherwise the head reads "features".
@@ -201,7 +203,7 @@ def join(featurizer: onnx.ModelProto, head: onnx.ModelProto, doc: str) -> onnx.M
         io_map = [(BUCKETS_NAME, HEAD_BUCKETS), (VALUES_NAME, HEAD_VALUES)]
     else:
         io_map = [("features", HEAD_INPUT)]
-    featurizer = only_outputs(featurizer, [name for name, _ in io_map])
+    featurizer = only_outputs(featurizer, [name for name, _ in io_map] + list(keep))
     model = compose.merge_models(featurizer, head, io_map=io_map)
     model.producer_name, model.producer_version, model.doc_string = "alchemist", "", doc
     model.graph.name = "labeler"

@@ -35,6 +35,12 @@ class Featurizer:
     custom_op_domains: tuple[str, ...] = ()  # op domains whose library the runtime registers
     session_options: dict = field(default_factory=dict)  # onnxruntime SessionOptions attributes
     occurrence_outputs: bool = False  # also outputs "buckets"/"values" (see hashing.py)
+    fit_reads_inputs: bool = True  # False: fit gets None, not every train row's model input
+    extra_outputs: tuple[str, ...] = ()  # outputs the labeler's model keeps (clip: "scores")
+
+    def parameters(self, spec: dict, model_input: Callable[[], np.ndarray]) -> dict:
+        """Build parameters: fit on the train rows' model input (computed only if fit reads it)."""
+        return self.fit(spec, model_input() if self.fit_reads_inputs else None)
 
     def needs(self) -> dict:
         """What the labeler needs to run it (manifest.json's "featurizer")."""
@@ -60,6 +66,8 @@ def register_featurizer(
     custom_op_domains: tuple[str, ...] = (),
     session_options: dict | None = None,
     occurrence_outputs: bool = False,
+    fit_reads_inputs: bool = True,
+    extra_outputs: tuple[str, ...] = (),
 ) -> Featurizer:
     """Add a featurizer to the registry (a name is registered once)."""
     if name in FEATURIZERS:
@@ -67,6 +75,7 @@ def register_featurizer(
     featurizer = Featurizer(
         name, modality, fit or _no_parameters, build, tuple(dependencies),
         tuple(custom_op_domains), dict(session_options or {}), occurrence_outputs,
+        fit_reads_inputs, tuple(extra_outputs),
     )
     FEATURIZERS[name] = featurizer
     return featurizer
@@ -106,5 +115,8 @@ register_featurizer("tabular", "tabular", _lazy(".tabular", "build"),
                     fit=_lazy(".tabular", "fit"))
 register_featurizer("window", "timeseries", _lazy(".window", "build"),
                     fit=_lazy(".window", "fit"))
+register_featurizer("clip", "image", _lazy(".clip", "build"), fit=_lazy(".clip", "fit"),
+                    dependencies=("pillow>=9.1",), fit_reads_inputs=False,
+                    extra_outputs=("scores",))
 
 __all__ = ["FEATURIZERS", "Featurizer", "get_featurizer", "names_for", "register_featurizer"]

@@ -6,12 +6,13 @@ Adding a modality: see README.md, "Adding a modality".
 from __future__ import annotations
 
 from .base import Modality
+from .image import ImageModality
 from .tabular import TabularModality
 from .text import TextModality
 from .timeseries import TimeSeriesModality
 
 MODALITIES: dict[str, Modality] = {
-    m.name: m for m in (TextModality(), TabularModality(), TimeSeriesModality())
+    m.name: m for m in (TextModality(), TabularModality(), TimeSeriesModality(), ImageModality())
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alchemist_runtime.modalities import InputKind
@@ -17,7 +18,10 @@ from alchemist_runtime.modalities import InputKind
 from ..errors import DataError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..data import Dataset
+    from ..llm import LLMStage
     from ..task import Task
 
 
@@ -31,6 +35,23 @@ class Modality(ABC):
     default_featurizer: str
     #: The runtime side: user inputs -> program inputs -> model input.
     runtime: type[InputKind]
+    #: Whether a data split may be a folder (see split_rows).
+    reads_folders: bool = False
+
+    def split_rows(self, task: Task, path: Path) -> list[dict]:
+        """The rows of one data split (default: the rows of its file)."""
+        from ..data import read_rows
+
+        return read_rows(path, task.data.delimiter, task.data.encoding)
+
+    def own_programs(self, task: Task, dataset: Dataset) -> list[tuple[str, str, str]]:
+        """Programs this modality writes itself: (origin, name prefix, code) each."""
+        return []
+
+    def prepare(self, task: Task, dataset: Dataset, llm: LLMStage, console: Console) -> Dataset:
+        """The dataset programs will read, after what this modality computes from the loaded
+        data before programs are asked for (default: the dataset as loaded)."""
+        return dataset
 
     @abstractmethod
     def input_spec(self, task: Task, train_rows: list[dict], file: str) -> dict:
