@@ -18,7 +18,7 @@ from .apply import ApplySettings, apply_programs, concat_columns, stop_reasons
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
 from .distill import Distilled, distill
-from .featurizers import get_featurizer
+from .features_choice import distill_features
 from .label_model import SNORKEL_MIN_COLUMNS, effective_kind, fit_label_model
 from .errors import AlchemistError
 from .generate import Attempt
@@ -211,8 +211,8 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     soft = predict_proba(label_model, L_train)
     train_rows = np.flatnonzero(covered(L_train))
     console.print(f"label model: {label_model['kind']}, train coverage {len(train_rows) / len(L_train):.3f}")
-    distilled = distill(
-        get_featurizer(task.featurizer), modality.runtime(dataset.input_spec), task.distill,
+    distilled, features = distill_features(
+        task, console, distill, modality.runtime(dataset.input_spec), task.distill,
         [dataset.train.labeler_inputs[i] for i in train_rows], soft[train_rows],
         seed=options.seed,
         valid_inputs=dataset.valid.labeler_inputs if dataset.valid is not None else None,
@@ -242,7 +242,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         "dropped": dropped,
         "metrics": metrics,
         "cost": ledger,
-        "distill": {"features": task.featurizer, "hidden": task.distill.hidden,
+        "distill": {**features, "hidden": task.distill.hidden,
                     "seeds": task.distill.seeds,
                     "best_epochs": [m.best_epoch for m in distilled.members],
                     "parity_max_abs_error": distilled.parity_error},

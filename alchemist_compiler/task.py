@@ -33,6 +33,8 @@ from .modality import MODALITIES
 Strategy = Literal["general", "description", "exemplars", "keywords", "rules"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("general", "description", "exemplars", "keywords", "rules")
 #: A public PEP 440 version that pip orders: 1.2.0, 2.0.0rc1, 1.4.post1 (no local "+..." label).
+#: distill.features: try every featurizer of the modality, keep the best on valid (features_choice.py)
+AUTO_FEATURES = "auto"
 PUBLIC_VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 
@@ -117,7 +119,7 @@ class LabelModelSpec(_Strict):
 
 class DistillSpec(_Strict):
     example = "{features: hashing, hidden: [32, 32], seeds: 5}"
-    features: str | None = None  # a registered featurizer of the task's modality; None: its default
+    features: str | None = None  # a featurizer of the task's modality, or auto; None: the default
     hidden: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1)] = [32, 32]
     seeds: Annotated[int, Field(ge=1, le=20)] = 5
     epochs: Annotated[int, Field(gt=0)] = 60
@@ -213,13 +215,13 @@ class Task(_Strict):
     @classmethod
     def _featurizer_of_the_modality(cls, distill: DistillSpec, info: ValidationInfo) -> DistillSpec:
         modality = info.data.get("modality")
-        if distill.features is not None and modality in MODALITIES:
+        if distill.features not in (None, AUTO_FEATURES) and modality in MODALITIES:
             known = names_for(modality)
             if distill.features not in known:
                 why = "is not a featurizer" if distill.features not in FEATURIZERS else \
                     f"reads {FEATURIZERS[distill.features].modality} inputs"
                 raise ValueError(f"features: {distill.features!r} {why}; a {modality} task takes "
-                                 f"one of {known}")
+                                 f"one of {known} or {AUTO_FEATURES}")
         return distill
 
     @model_validator(mode="after")
@@ -254,7 +256,7 @@ class Task(_Strict):
 
     @property
     def featurizer(self) -> str:
-        """The featurizer's name: distill.features, else the modality's default."""
+        """The featurizer's name (or auto): distill.features, else the modality's default."""
         return self.distill.features or MODALITIES[self.modality].default_featurizer
 
     @property
