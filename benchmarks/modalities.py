@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
-from fetch import fetch  # noqa: E402
+from fetch import fetch
 
-from alchemist_compiler.pipeline import Options, compile_task  # noqa: E402
+from alchemist_compiler.pipeline import Options, compile_task
 
 EXAMPLES = {"census": "accuracy", "ecg": "macro_f1"}  # example -> its headline metric
 VOTE_ROWS = 2000
@@ -80,10 +80,11 @@ def recall_text(manifest: dict, metrics: dict) -> str:
 
 
 def main(seeds: int = 1) -> str:
-    quality = ["| example | metric (test) | label model | distilled | per-class recall (distilled, "
-               "seed 0) | programs kept | compile | wheel |", "|---|---|---|---|---|---|---|---|"]
-    speeds = ["| labeler (1 thread) | predict_proba rows/s (batch 1024, from CSV rows) | "
-              "votes() rows/s (programs in the sandbox) |", "|---|---|---|"]
+    quality = [("| example | metric (test) | label model | distilled | per-class recall "
+                "(distilled, seed 0) | programs kept | compile | wheel |"),
+               "|---|---|---|---|---|---|---|---|"]
+    speeds = [("| labeler (1 thread) | predict_proba rows/s (batch 1024, from CSV rows) | "
+               "votes() rows/s (programs in the sandbox) |"), "|---|---|---|"]
     with tempfile.TemporaryDirectory() as scratch:
         for name, metric in EXAMPLES.items():
             fetch(name)

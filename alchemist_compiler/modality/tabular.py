@@ -73,9 +73,9 @@ class TabularModality(Modality):
     def describe(self, task, dataset) -> str:
         spec, inputs = dataset.input_spec, dataset.train.inputs
         lines = [
-            "The input `x` is one row of a table as a Python `dict` mapping each column name to "
-            "its value: numbers are `float`, categories are `str`, and a missing value is `None` "
-            "(check for None before comparing or doing arithmetic).",
+            ("The input `x` is one row of a table as a Python `dict` mapping each column name to "
+             "its value: numbers are `float`, categories are `str`, and a missing value is `None` "
+             "(check for None before comparing or doing arithmetic)."),
             "",
             f"Columns (statistics over the {len(inputs)} unlabeled rows):",
         ]

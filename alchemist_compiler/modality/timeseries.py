@@ -50,11 +50,11 @@ class TimeSeriesModality(Modality):
         length, rate, units = spec["length"], spec["rate_hz"], spec["units"]
         sampled = f", sampled at {rate:g} Hz ({length / rate:.3f} s)" if rate else ""
         unit = f"; values in {units}" if units else ""
-        lines = [f"The input `x` is one window of the signal as a Python `list[float]` of "
-                 f"{length} values{sampled}{unit}. `x[0]` is the earliest sample."]
+        lines = [(f"The input `x` is one window of the signal as a Python `list[float]` of "
+                  f"{length} values{sampled}{unit}. `x[0]` is the earliest sample.")]
         if dataset.valid is not None:
-            lines += ["", "Summary statistics of the labeled validation windows, per class "
-                      "(mean over the windows of each class):"]
+            lines += ["", ("Summary statistics of the labeled validation windows, per class "
+                           "(mean over the windows of each class):")]
             lines += _class_summaries(task, dataset.valid, rate)
         return "\n".join(lines)
 
