@@ -21,11 +21,13 @@ def recall_per_class(predicted: np.ndarray, gold: np.ndarray, k: int) -> list[fl
 
 
 def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covered: np.ndarray) -> dict:
-    """Accuracy, macro F1, (binary) F1 of class 1 and per-class recall over all rows; coverage.
+    """Accuracy, macro F1, (binary) F1 of class 1 and per-class recall over all rows; coverage;
+    accuracy on the covered rows alone (`accuracy_covered`, None when no row is covered).
 
     Macro F1 averages the classes that occur in gold or in the predictions (scikit-learn's
     default labels): a class absent from both does not count as an F1 of 0. Uncovered rows still
-    get the model's prediction (for a label model: its class prior).
+    get the model's prediction (for a label model: its class prior, the same class for all of
+    them), so `accuracy` mixes how good the votes are with how many rows they reach.
     """
     k = proba.shape[1]
     predicted = proba.argmax(axis=1)
@@ -37,6 +39,7 @@ def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covere
         "rows": int(len(gold)),
         "coverage": round(float(covered.mean()), 6),
         "accuracy": round(float((predicted == gold).mean()), 6),
+        "accuracy_covered": round(float((predicted == gold)[covered].mean()), 6) if covered.any() else None,
         "macro_f1": round(float(f1[present].mean()) if present.any() else 0.0, 6),
         "f1_positive": round(float(f1[1]), 6),
         "recall": recall_per_class(predicted, gold, k),

@@ -33,12 +33,14 @@ def print_programs_table(console: Console, stats: list[dict]) -> None:
 def print_summary(console: Console, metrics: list[dict], ledger: dict, spending: dict, out_dir: Path,
                   wheel: str) -> None:
     table = Table(title="metrics", title_justify="left")
-    for column in ("split", "model", "coverage", "accuracy", "macro F1", "F1 (class 1)"):
+    for column in ("split", "model", "coverage", "accuracy", "acc. covered", "macro F1", "F1 (class 1)"):
         table.add_column(column)
     for m in metrics:
         table.add_row(m["split"], m["model"], _fmt(m["coverage"]), _fmt(m["accuracy"]),
-                      _fmt(m["macro_f1"]), _fmt(m["f1_positive"]))
+                      _fmt(m["accuracy_covered"]), _fmt(m["macro_f1"]), _fmt(m["f1_positive"]))
     console.print(table)
+    console.print("accuracy: every row (the label model gives rows no program voted on its class "
+                  "prior); acc. covered: only the rows it covers")
     print_llm_cost(console, ledger, spending)
     console.print(f"[green]wrote[/] {out_dir} (wheel: dist/{wheel})")
 
