@@ -10,6 +10,7 @@ import click
 
 from .errors import AlchemistError
 from .modality import MODALITIES
+from .review.commands import diff_command, report_command
 
 
 @click.group()
@@ -27,7 +28,10 @@ def main() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed for the label model and the distilled model.")
 @click.option("--jobs", default=min(2, os.cpu_count() or 1), show_default=True,
               help="Worker processes that run the programs.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--quiet", is_flag=True, help="Print only errors and the final line.")
+@click.option("--json", "summary_path", type=click.Path(dir_okay=False),
+              help="Write a machine-readable summary for CI to this file (see "
+                   "schemas/compile-summary.schema.json).")
 @click.option("--force", is_flag=True,
               help="Replace OUTDIR even if it is not a labeler (never the task's, data's, lock's, "
                    "current or home folder).")
@@ -37,12 +41,14 @@ def main() -> None:
               help="Apply the programs on this Dask scheduler (e.g. tcp://host:8786) instead of "
                    "local processes; overrides task.yaml's engine.")
 def compile_command(task_file: str, out_dir: str, offline: bool, seed: int, jobs: int, quiet: bool,
+                    summary_path: str | None,
                     force: bool, allow_unconfined: bool, scheduler: str | None) -> None:
     """Compile TASK_FILE (task.yaml) into a labeler package at OUTPUT."""
     from .pipeline import Options, compile_task
 
     try:
         compile_task(task_file, out_dir, Options(offline=offline, seed=seed, jobs=jobs,
+                                                 quiet=quiet, summary_path=summary_path,
                                                  show_progress=not quiet, force=force,
                                                  allow_unconfined=allow_unconfined,
                                                  scheduler=scheduler))
@@ -126,3 +132,7 @@ def vet_command(files: tuple[str, ...], modality: str, n_classes: int, as_json: 
         for verdict in verdicts:
             click.echo(verdict.line())
     sys.exit(0 if all(v.passed for v in verdicts) else 1)
+
+
+main.add_command(diff_command)
+main.add_command(report_command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .review.evidence import confusion_matrix
+
 
 def f1_per_class(predicted: np.ndarray, gold: np.ndarray, k: int) -> np.ndarray:
     scores = np.zeros(k)
@@ -42,5 +44,6 @@ def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covere
         "accuracy_covered": round(float((predicted == gold)[covered].mean()), 6) if covered.any() else None,
         "macro_f1": round(float(f1[present].mean()) if present.any() else 0.0, 6),
         "f1_positive": round(float(f1[1]), 6),
+        "confusion": confusion_matrix(predicted, gold, k),
         "recall": recall_per_class(predicted, gold, k),
     }

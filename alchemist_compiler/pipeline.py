@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
 from .distill import Distilled, distill
 from .features_choice import distill_features
-from .label_model import SNORKEL_MIN_COLUMNS, effective_kind, fit_label_model
+from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
 from .errors import AlchemistError
 from .generate import Attempt
 from .llm import LLMStage
@@ -27,8 +28,13 @@ from .lockfile import Exchange, Lockfile
 from .metrics import evaluate
 from .modality import get_modality
 from .outdir import check_output_dir, labeler_manifest, make_build_dir
+from .progress import Stages, make_console
 from .programs.build import Program, Rejection
-from .report import print_programs_table, print_summary
+from .report import final_line, print_programs_table, print_summary
+from .review import evidence, provenance
+from .review.diff import diff_labelers, summary_lines
+from .review.labeler import load_labeler
+from .review.summary import check_summary_path, compile_summary, error_summary, write_summary
 from .task import Task, load_task
 
 CHECK_ROWS = 500
@@ -40,6 +46,8 @@ class Options:
     seed: int = 0
     jobs: int = 2
     show_progress: bool = True
+    quiet: bool = False  # with show_progress off, still print the final line
+    summary_path: Path | None = None  # --json: where to write the machine-readable summary
     force: bool = False  # replace an OUTDIR that is not a labeler (never a protected one)
     allow_unconfined: bool = False  # run programs where the OS cannot contain them (not Linux)
     scheduler: str | None = None  # a Dask scheduler's address: overrides task.yaml's engine
@@ -136,28 +144,34 @@ def _to_repair(found: Candidates, votes: dict, stats: list[dict], task: Task, da
     return failed
 
 
-def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Options, console: Console):
+def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Options, console: Console,
+                     stages: Stages | None = None):
     """Ask, vet, apply and diagnose programs, with repair rounds for the dropped ones."""
+    stages = stages or Stages(console)
     splits = _splits(dataset)
     found = Candidates()
     if task.programs.count:
-        attempts, found.exchanges = generate.ask_for_programs(task, dataset, llm)
+        with stages.stage("LLM requests", spinner=False):  # new ones show a progress bar
+            attempts, found.exchanges = generate.ask_for_programs(task, dataset, llm)
         found.accept(attempts)
     found.accept([generate.hand_written(path) for path in task.programs.include]
                  + generate.modality_programs(task, dataset))
     _report_rejections(console, found, found.attempts)
-    _run_new(found, found.programs, splits, task, options)
+    with stages.stage("apply", spinner=False):  # shows a progress bar per split
+        _run_new(found, found.programs, splits, task, options)
     names, votes, stats = _diagnose(task, dataset, found, splits)
     for round_number in range(1, task.programs.repair_rounds + 1):
         failed = _to_repair(found, votes, stats, task, dataset)
         if not failed:
             break
         console.print(f"repair round {round_number}: asking again for {len(failed)} dropped program(s)")
-        attempts, exchanges = generate.ask_for_repairs(task, llm, failed, round_number)
+        with stages.stage("LLM requests", spinner=False):
+            attempts, exchanges = generate.ask_for_repairs(task, llm, failed, round_number)
         found.exchanges += exchanges
         found.repaired |= {attempt.origin for attempt, _, _ in failed}
         _report_rejections(console, found, attempts)
-        _run_new(found, found.accept(attempts), splits, task, options)
+        with stages.stage("apply", spinner=False):
+            _run_new(found, found.accept(attempts), splits, task, options)
         names, votes, stats = _diagnose(task, dataset, found, splits)
     return found, names, votes, stats
 
@@ -177,8 +191,21 @@ def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], labe
 
 
 def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = Options()) -> dict:
-    """Compile task.yaml into a labeler package at out_dir; returns the manifest."""
-    console = Console(stderr=True, quiet=not options.show_progress)
+    """Compile task.yaml into a labeler package at out_dir; returns the manifest.
+
+    With `options.summary_path`, the summary is written there, also when the compile fails."""
+    check_summary_path(options.summary_path, Path(out_dir).expanduser().resolve())
+    try:
+        return _compile(task_path, out_dir, options)
+    except AlchemistError as err:
+        if options.summary_path is not None:
+            write_summary(options.summary_path, error_summary(task_path, str(err)))
+        raise
+
+
+def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> dict:
+    console = make_console(quiet=not options.show_progress)
+    stages = Stages(console)
     task = load_task(task_path)
     out_dir = check_output_dir(out_dir, task, force=options.force)
     dataset = load_dataset(task)
@@ -189,7 +216,7 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
                    show_progress=options.show_progress, console=console)
     dataset = modality.prepare(task, dataset, llm, console)  # images: concepts and scores
 
-    found, names, votes, stats = collect_programs(task, dataset, llm, options, console)
+    found, names, votes, stats = collect_programs(task, dataset, llm, options, console, stages)
     print_programs_table(console, stats)
     kept = [j for j, s in enumerate(stats) if s["dropped"] is None]
     dropped = [f"{origin}: {reason}" for origin, reason in found.rejected.items()] + [
@@ -200,26 +227,25 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     L_train = votes["train"][:, kept]
     valid_labels = dataset.valid.labels if dataset.valid is not None else None
     L_valid = votes["valid"][:, kept] if "valid" in votes else None
-    label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
-                                  valid_labels=valid_labels, seed=options.seed, L_valid=L_valid)
-    if effective_kind(task.label_model.kind, len(kept)) != task.label_model.kind:
-        kept_text = f"{len(kept)} program{'s' if len(kept) != 1 else ''} kept"
-        console.print(f"[yellow]only {kept_text}: {task.label_model.kind} needs at least "
-                      f"{SNORKEL_MIN_COLUMNS}, using {label_model['kind']}[/]")
-    if "selection" in label_model:
-        console.print(f"label model auto: {label_model['selection']}")
+    with stages.stage("label model fit"):
+        label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
+                                      valid_labels=valid_labels, seed=options.seed, L_valid=L_valid)
+    choice = provenance.label_model_choice(task.label_model.kind, label_model, len(kept),
+                                           SNORKEL_MIN_COLUMNS)
     soft = predict_proba(label_model, L_train)
     train_rows = np.flatnonzero(covered(L_train))
-    console.print(f"label model: {label_model['kind']}, train coverage {len(train_rows) / len(L_train):.3f}")
+    _print_label_model(console, choice, len(train_rows) / len(L_train))
     distilled, features = distill_features(
         task, console, distill, modality.runtime(dataset.input_spec), task.distill,
         [dataset.train.labeler_inputs[i] for i in train_rows], soft[train_rows],
         seed=options.seed,
         valid_inputs=dataset.valid.labeler_inputs if dataset.valid is not None else None,
         valid_labels=valid_labels,
+        stage=stages.stage,
     )
     splits = _splits(dataset)
-    metrics = evaluate_splits(splits, votes, kept, label_model, distilled)
+    with stages.stage("evaluation"):
+        metrics = evaluate_splits(splits, votes, kept, label_model, distilled)
     ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], dataset.train.inputs,
                          modality.describe(task, dataset))
 
@@ -238,15 +264,22 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
         "programs": [{"file": p.file, "strategy": p.strategy} for p in emitted],
         "label_model_columns": [stems.get(names[j], names[j]) for j in kept],
         "label_model": label_model["kind"],
+        "label_model_choice": choice,
         "diagnostics": stats,
         "dropped": dropped,
         "metrics": metrics,
+        "evidence": {
+            "class_balance": evidence.class_balance(soft[train_rows].argmax(axis=1), valid_labels,
+                                                    len(task.classes)),
+            "program_pairs": evidence.program_pairs(L_train),
+        },
         "cost": ledger,
         "distill": {**features, "hidden": task.distill.hidden,
                     "seeds": task.distill.seeds,
                     "best_epochs": [m.best_epoch for m in distilled.members],
                     "parity_max_abs_error": distilled.parity_error},
-        "versions": _versions(),
+        "sources_sha256": provenance.source_hashes(task),
+        "versions": provenance.library_versions(),
     }
     readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
               "dropped": generate.dropped_for_review(found.attempts, found.rejected, stats),
@@ -255,31 +288,55 @@ def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = 
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
     check = (sample.labeler_inputs[:CHECK_ROWS], check_votes)
-    wheel = _emit(task, out_dir, emitted, label_model, distilled, manifest, readme, check,
-                  force=options.force)
-    print_summary(console, metrics, ledger, run_spending(llm), out_dir, wheel)
+    wheel, changes = _emit(task, out_dir, emitted, label_model, distilled, manifest, readme, check,
+                           force=options.force, stages=stages)
+    print_summary(console, metrics, ledger, run_spending(llm))
+    for line in summary_lines(changes) if changes else []:
+        console.print(line)
+    make_console(quiet=not (options.show_progress or options.quiet)).print(final_line(out_dir, wheel))
+    if options.summary_path is not None:
+        written = json.loads((out_dir / "src" / task.import_name / "manifest.json").read_text("utf-8"))
+        write_summary(options.summary_path, compile_summary(
+            task_path, out_dir, wheel, written, found.rejected, run_spending(llm),
+            {**stages.timings, "total": stages.elapsed()}, changes))
     return manifest
 
 
+def _print_label_model(console: Console, choice: dict, train_coverage: float) -> None:
+    """Why the kind was chosen, when it is not simply the one asked for; then kind and coverage."""
+    if choice["kind"] != choice["requested"]:
+        console.print(choice["reason"], style=None if choice["requested"] == "auto" else "yellow")
+    console.print(f"label model: {choice['kind']}, train coverage {train_coverage:.3f}")
+
+
 def _emit(task, out_dir: Path, emitted, label_model, distilled: Distilled, manifest, readme, check, *,
-          force: bool) -> str:
+          force: bool, stages: Stages) -> tuple[str, dict | None]:
     """Build the package beside out_dir, check the installed wheel, then move it into place
-    (OUTDIR is checked again: the user may have put files there during the compile)."""
+    (OUTDIR is checked again: the user may have put files there during the compile).
+
+    Returns the wheel's file name and, when OUTDIR held this task's labeler, the diff from it."""
     previous = labeler_manifest(out_dir)
     if previous is not None and previous.get("name") != task.name:
         previous = None  # another task's labeler: this one starts its own versions
     build_root = make_build_dir(out_dir)
     try:
-        emit.write_package(build_root, task, emitted, label_model, distilled.model, manifest, readme,
-                           previous=previous)
-        wheel = emit.build_wheel(build_root)
-        inputs, votes = check
-        expected = distilled.proba(inputs, len(task.classes))
-        emit.check_installed_labeler(wheel, task, inputs, expected, votes)
+        with stages.stage("writing the package"):
+            emit.write_package(build_root, task, emitted, label_model, distilled.model, manifest,
+                               readme, previous=previous)
+        with stages.stage("wheel build"):
+            wheel = emit.build_wheel(build_root)
+        with stages.stage("installed check"):
+            inputs, votes = check
+            expected = distilled.proba(inputs, len(task.classes))
+            emit.check_installed_labeler(wheel, task, inputs, expected, votes)
+        changes = None
+        if previous is not None:
+            changes = diff_labelers(replace(load_labeler(out_dir), source=f"{out_dir} (previous)"),
+                                    replace(load_labeler(build_root), source=str(out_dir)))
         emit.replace_directory(build_root, check_output_dir(out_dir, task, force=force))
     finally:
         shutil.rmtree(build_root, ignore_errors=True)
-    return wheel.name
+    return wheel.name, changes
 
 
 def _report_rejections(console: Console, found: Candidates, attempts: list[Attempt]) -> None:
@@ -310,9 +367,3 @@ def _provenance_lines(program: Program, s: dict) -> list[str]:
     changed = [f"Changed by Alchemist: {'; '.join(program.changes)}."] if program.changes else []
     accuracy = "n/a" if s["valid_accuracy"] is None else f"{s['valid_accuracy']:.3f} on {s['valid_votes']} votes"
     return origin + changed + [f"Train coverage {s['coverage']:.3f}; valid accuracy {accuracy}."]
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("alchemist-compiler", "onnx", "onnxruntime", "snorkel", "torch")}

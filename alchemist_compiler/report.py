@@ -30,8 +30,7 @@ def print_programs_table(console: Console, stats: list[dict]) -> None:
             console.print(f"[yellow]dropped[/] {s['name']}: {s['dropped']}")
 
 
-def print_summary(console: Console, metrics: list[dict], ledger: dict, spending: dict, out_dir: Path,
-                  wheel: str) -> None:
+def print_summary(console: Console, metrics: list[dict], ledger: dict, spending: dict) -> None:
     table = Table(title="metrics", title_justify="left")
     for column in ("split", "model", "coverage", "accuracy", "acc. covered", "macro F1", "F1 (class 1)"):
         table.add_column(column)
@@ -42,7 +41,11 @@ def print_summary(console: Console, metrics: list[dict], ledger: dict, spending:
     console.print("accuracy: every row (the label model gives rows no program voted on its class "
                   "prior); acc. covered: only the rows it covers")
     print_llm_cost(console, ledger, spending)
-    console.print(f"[green]wrote[/] {out_dir} (wheel: dist/{wheel})")
+
+
+def final_line(out_dir: Path, wheel: str) -> str:
+    """The compile's last line, printed even with --quiet."""
+    return f"[green]wrote[/] {out_dir} (wheel: dist/{wheel})"
 
 
 def print_llm_cost(console: Console, ledger: dict, spending: dict) -> None:

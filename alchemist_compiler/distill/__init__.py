@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,25 +50,35 @@ def distill(
     seed: int,
     valid_inputs: list | None = None,
     valid_labels: np.ndarray | None = None,
+    stage: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> Distilled:
     """Train `spec.seeds` MLPs on (train_inputs, soft_labels), export their average with the featurizer.
 
     `kind` is the runtime modality: it turns program inputs into the model's input. The featurizer
     is fitted on train (its parameters, e.g. standardization, become constants of the graph).
 
+    `stage(name)` wraps the "training" and "export" steps (the compile times and shows them).
     Raises RuntimeError when onnxruntime and torch disagree by more than PARITY_TOLERANCE.
     """
     torch.set_num_threads(1)
-    graph = featurizer.build(
-        featurizer.parameters(kind.spec, lambda: kind.model_input(train_inputs)))
-    needs = featurizer.needs()
-    train = featurize(graph, needs, kind, train_inputs)
-    valid = featurize(graph, needs, kind, valid_inputs) if valid_inputs else None
-    members = [
-        train_mlp(train, soft_labels, hidden=spec.hidden, seed=seed + i, epochs=spec.epochs,
-                  learning_rate=spec.learning_rate, valid=valid, valid_labels=valid_labels)
-        for i in range(spec.seeds)
-    ]
+    with stage("training"):
+        graph = featurizer.build(
+            featurizer.parameters(kind.spec, lambda: kind.model_input(train_inputs)))
+        needs = featurizer.needs()
+        train = featurize(graph, needs, kind, train_inputs)
+        valid = featurize(graph, needs, kind, valid_inputs) if valid_inputs else None
+        members = [
+            train_mlp(train, soft_labels, hidden=spec.hidden, seed=seed + i, epochs=spec.epochs,
+                      learning_rate=spec.learning_rate, valid=valid, valid_labels=valid_labels)
+            for i in range(spec.seeds)
+        ]
+    with stage("export"):
+        return _export(featurizer, graph, needs, kind, train, members, train_inputs)
+
+
+def _export(featurizer: Featurizer, graph: onnx.ModelProto, needs: dict, kind, train,
+            members: list[TrainResult], train_inputs: list) -> Distilled:
+    """The featurizer graph and the averaged MLPs as one ONNX graph, checked against torch."""
     ensemble = Ensemble([m.model.dense() for m in members])
     round_to_float16(ensemble)
     opset = next(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx"))
