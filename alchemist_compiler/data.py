@@ -30,6 +30,7 @@ class Split:
     #: what the labeler takes, when programs receive something computed from it (images: the
     #: files' paths, programs get concept scores); None: the inputs themselves
     raw_inputs: list | None = None
+    groups: list[str] | None = None  # a labeled split's GROUP_COLUMN, for worst-group accuracy
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -54,6 +55,7 @@ class Dataset:
 FORMATS = {".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
            ".csv.gz": "csv", ".tsv": "tsv", ".tsv.gz": "tsv", ".json": "json", ".parquet": "parquet"}
 DELIMITED = ("csv", "tsv")
+GROUP_COLUMN = "group"  # in labeled splits: metrics report the worst group's accuracy
 SEPARATORS = {";": "';'", "\t": "tab", "|": "'|'", ",": "','"}  # what a one-column header may hide
 
 
@@ -197,11 +199,13 @@ def load_split(task: Task, name: str, path: Path, labeled: bool, input_spec: dic
             labels.append(parse_label(row[task.data.label], task.class_names, where))
         if task.programs.weak_labels_column:
             weak.append(_weak_votes(row, task, where))
+    grouped = labeled and all(row.get(GROUP_COLUMN) is not None for row in rows)
     return Split(
         name=name,
         inputs=inputs,
         labels=np.asarray(labels, dtype=np.int64) if labeled else None,
         weak_labels=_stack_weak(weak, path) if weak else None,
+        groups=[str(row[GROUP_COLUMN]) for row in rows] if grouped else None,
     )
 
 

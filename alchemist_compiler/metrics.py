@@ -47,3 +47,17 @@ def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covere
         "confusion": confusion_matrix(predicted, gold, k),
         "recall": recall_per_class(predicted, gold, k),
     }
+
+
+def group_accuracy(proba: np.ndarray, gold: np.ndarray, groups: list[str] | None) -> dict:
+    """With a `group` column (Waterbirds-style): accuracy per group, the worst group and its gap
+    to the average accuracy; nothing without one."""
+    if groups is None:
+        return {}
+    correct = proba.argmax(axis=1) == gold
+    names = np.asarray(groups, dtype=object)
+    per_group = {g: round(float(correct[names == g].mean()), 6) for g in sorted(set(groups))}
+    worst = min(per_group, key=lambda g: (per_group[g], g))
+    return {"group_accuracy": per_group, "worst_group": worst,
+            "worst_group_accuracy": per_group[worst],
+            "group_gap": round(float(correct.mean()) - per_group[worst], 6)}

@@ -25,12 +25,12 @@ from .errors import AlchemistError
 from .generate import Attempt
 from .llm import LLMStage
 from .lockfile import Exchange, Lockfile
-from .metrics import evaluate
+from .metrics import evaluate, group_accuracy
 from .modality import get_modality
 from .outdir import check_output_dir, labeler_manifest, make_build_dir
 from .progress import Stages, make_console
 from .programs.build import Program, Rejection
-from .report import final_line, print_programs_table, print_summary
+from .report import print_groups, final_line, print_programs_table, print_summary
 from .review import evidence, provenance
 from .review.diff import diff_labelers, summary_lines
 from .review.labeler import load_labeler
@@ -184,9 +184,12 @@ def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], labe
         if name not in splits:
             continue
         split, L = splits[name], votes[name][:, kept]
-        metrics.append(evaluate(name, "label model", predict_proba(label_model, L), split.labels, covered(L)))
+        proba = predict_proba(label_model, L)
+        metrics.append({**evaluate(name, "label model", proba, split.labels, covered(L)),
+                        **group_accuracy(proba, split.labels, split.groups)})
         proba = distilled.proba(split.labeler_inputs, label_model["cardinality"])
-        metrics.append(evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)))
+        metrics.append({**evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)),
+                        **group_accuracy(proba, split.labels, split.groups)})
     return metrics
 
 
@@ -291,6 +294,7 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     wheel, changes = _emit(task, out_dir, emitted, label_model, distilled, manifest, readme, check,
                            force=options.force, stages=stages)
     print_summary(console, metrics, ledger, run_spending(llm))
+    print_groups(console, metrics)
     for line in summary_lines(changes) if changes else []:
         console.print(line)
     make_console(quiet=not (options.show_progress or options.quiet)).print(final_line(out_dir, wheel))

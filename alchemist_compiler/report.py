@@ -62,3 +62,11 @@ def print_llm_cost(console: Console, ledger: dict, spending: dict) -> None:
     if spending["lock_answers"]:
         console.print(f"{spending['lock_file']}: {spending['lock_answers']} answers, "
                       f"${spending['lock_cost_usd']:.4f} in all")
+
+
+def print_groups(console: Console, metrics: list[dict]) -> None:
+    """Worst-group accuracy, where the split has a group column."""
+    for m in metrics:
+        if "worst_group" in m:
+            console.print(f"{m['split']} {m['model']}: worst group {m['worst_group']!r} accuracy "
+                          f"{m['worst_group_accuracy']:.3f}, {m['group_gap']:.3f} below the average")

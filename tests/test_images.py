@@ -174,6 +174,11 @@ def test_manifest_readme_and_dependencies(compiled):
     assert "RANDOM CLIP WEIGHTS" in (out / "README.md").read_text()
     dependencies = (out / "pyproject.toml").read_text()
     assert '"pillow>=' in dependencies and "torch" not in dependencies
+    grouped = [m for m in manifest["metrics"] if "worst_group" in m]
+    assert [m["split"] for m in grouped] == ["valid", "valid"]  # the test folder has no groups
+    assert set(grouped[0]["group_accuracy"]) == {"circle/land", "circle/water", "square/land",
+                                                 "square/water"}
+    assert "Worst-group accuracy" in (out / "README.md").read_text()
     zero_shot = [d for d in manifest["diagnostics"] if d["name"].startswith("clip_zero_shot_")]
     assert len(zero_shot) == 1 and zero_shot[0]["coverage"] == 1.0  # kept or not: it ran
 
@@ -344,3 +349,15 @@ def test_spurious_answers_are_parsed():
     assert concepts.parse_spurious('```json\n{"spurious": ["grass"]}\n```') == ["grass"]
     with pytest.raises(ValueError, match="no JSON list"):
         concepts.parse_spurious("water, sky")
+
+
+def test_worst_group_accuracy():
+    from alchemist_compiler.metrics import group_accuracy
+
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.1, 0.9]])
+    gold = np.array([0, 1, 1, 1, 0])
+    got = group_accuracy(proba, gold, ["a", "a", "b", "b", "c"])
+    assert got["group_accuracy"] == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert got["worst_group"] == "c" and got["worst_group_accuracy"] == 0.0
+    assert got["group_gap"] == pytest.approx(0.6)
+    assert group_accuracy(proba, gold, None) == {}
