@@ -30,6 +30,7 @@ from .modality import get_modality
 from .outdir import check_output_dir, labeler_manifest, make_build_dir
 from .progress import Stages, make_console
 from .programs.build import Program, Rejection
+from .speedup import speed_up
 from .report import print_groups, final_line, print_programs_table, print_summary
 from .review import evidence, provenance
 from .review.diff import diff_labelers, summary_lines
@@ -252,7 +253,12 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], dataset.train.inputs,
                          modality.describe(task, dataset))
 
-    kept_programs = [found.programs[j] for j in kept if j < len(found.programs)]
+    columns = [j for j in kept if j < len(found.programs)]
+    kept_programs = speed_up([found.programs[j] for j in columns], columns,
+                             {n: s.inputs for n, s in _splits(dataset).items()},
+                             {n: r.votes for n, r in found.results.items()}, len(task.classes),
+                             apply_settings(task, options),
+                             modality.probe_inputs(dataset.input_spec), task.modality == "text")
     emitted = _emitted_programs(task, kept_programs, {s["name"]: s for s in stats})
     stems = {p.name: e.file.removesuffix(".py") for p, e in zip(kept_programs, emitted)}
     manifest = {

@@ -1,0 +1,411 @@
+"""Compile-time rewriting: a vetted program's source -> a faster, semantically equal, readable one.
+
+Rewrites, each only where it is exactly equivalent by construction:
+  - `re.compile(CONST)` and `re.search(CONST, s)` (match, fullmatch, findall, finditer, sub,
+    split) inside `label`, with constant patterns and flags: compiled once at module level;
+  - constant lists, sets and tuples bound once at the top of `label` and only read (membership,
+    iteration, builtins): bound once at module level;
+  - `any(k in s for k in CONST_STRINGS)`, s a string derived from the input: one compiled
+    alternation, `ALTERNATION.search(s) is not None`;
+  - memoization of repeated identical inputs (text only): `label` calls an lru_cache'd copy.
+The rewritten source is vetted again, and `speed_up.py` keeps it only where its votes are
+identical to the original's on the probe inputs and on every row of every split.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+
+RE_FUNCTIONS = {"compile": 1, "search": 2, "match": 2, "fullmatch": 2, "findall": 2,
+                "finditer": 2, "sub": 3, "split": 2}  # name -> positional args it takes here
+STR_METHODS = {"lower", "upper", "casefold", "strip", "lstrip", "rstrip", "replace", "title"}
+READ_ONLY_CALLS = {"len", "sorted", "set", "frozenset", "tuple", "list", "any", "all", "sum",
+                   "min", "max", "enumerate", "zip", "map", "filter", "reversed"}
+MEMO_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    source: str
+    changes: tuple[str, ...]  # what was rewritten, for the program's header
+
+
+def optimize(source: str, *, text_input: bool, memoize: bool) -> Rewrite | None:
+    """The rewritten source and what changed, or None when nothing applies."""
+    module = cst.parse_module(source)
+    tree = ast.parse(source)
+    label = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "label"),
+                 None)
+    if label is None or len(label.args.args) != 1:
+        return None
+    names = _Names(tree)
+    rewriter = _Rewriter(names, _re_alias(tree), label, text_input, _module_string_constants(tree))
+    module = module.visit(rewriter)
+    changes = rewriter.describe()
+    if memoize and text_input and names.fresh("memoized_label", exact=True):
+        module = _memoized(module, label.args.args[0].arg, names)
+        changes.append(f"memoized label ({MEMO_SIZE} most recent inputs)")
+    if not changes:
+        return None
+    return Rewrite(_with_constants(module, rewriter.constants, rewriter.needs_re).code,
+                   tuple(changes))
+
+
+class _Names:
+    """Every identifier in the module, to make fresh module-level names."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        self.taken |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        self.taken |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
+                       for a in n.args + n.kwonlyargs}
+        self.taken |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                       if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+
+    def fresh(self, base: str, exact: bool = False) -> str | None:
+        candidates = [base] if exact else [base] + [f"{base}_{i}" for i in range(2, 100)]
+        name = next((c for c in candidates if c not in self.taken), None)
+        if name is not None:
+            self.taken.add(name)
+        return name
+
+
+def _re_alias(tree: ast.Module) -> str | None:
+    """The name `re` is imported as at module level (None: not imported, or rebound)."""
+    aliases = [a.asname or a.name for n in tree.body if isinstance(n, ast.Import)
+               for a in n.names if a.name == "re"]
+    if len(aliases) != 1:
+        return None
+    stores = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == aliases[0]
+              and not isinstance(n.ctx, ast.Load)]
+    return None if stores else aliases[0]
+
+
+def _literal(node: ast.AST):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _NOT_CONSTANT
+
+
+_NOT_CONSTANT = object()
+
+
+def _constant_collection(node: ast.AST) -> bool:
+    """A list, set or tuple literal of immutable constants."""
+    if not isinstance(node, ast.List | ast.Set | ast.Tuple) or not node.elts:
+        return False
+    value = _literal(node)
+    return value is not _NOT_CONSTANT and all(_immutable(v) for v in value)
+
+
+def _immutable(value) -> bool:
+    if isinstance(value, tuple):
+        return all(map(_immutable, value))
+    return isinstance(value, str | bytes | int | float | complex | bool | type(None))
+
+
+def _bindings(scope: ast.AST, name: str) -> list[ast.AST]:
+    """Nodes that bind `name` anywhere under `scope` (assignments, loops, parameters, ...)."""
+    found = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == name
+             and not isinstance(n.ctx, ast.Load)]
+    found += [a for n in ast.walk(scope) if isinstance(n, ast.arguments)
+              for a in n.args + n.kwonlyargs + n.posonlyargs if a.arg == name]
+    found += [n for n in ast.walk(scope) if isinstance(n, ast.Global | ast.Nonlocal)
+              and name in n.names]
+    return found
+
+
+def _read_only_uses(scope: ast.AST, name: str) -> bool:
+    """Every load of `name` under `scope` only reads the collection."""
+    parents = {child: parent for parent in ast.walk(scope) for child in ast.iter_child_nodes(parent)}
+    for node in ast.walk(scope):
+        if not (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.Compare) and node in parent.comparators and all(
+                isinstance(op, ast.In | ast.NotIn) for op in parent.ops):
+            continue
+        if isinstance(parent, ast.For | ast.comprehension) and parent.iter is node:
+            continue
+        if isinstance(parent, ast.Call) and node in parent.args and (
+                isinstance(parent.func, ast.Name) and parent.func.id in READ_ONLY_CALLS
+                or isinstance(parent.func, ast.Attribute) and parent.func.attr == "join"
+                and isinstance(parent.func.value, ast.Constant)):
+            continue
+        return False
+    return True
+
+
+class _Rewriter(cst.CSTTransformer):
+    """Rewrites inside `label`; collects the module-level constants it introduces."""
+
+    def __init__(self, names: _Names, re_alias: str | None, label: ast.FunctionDef,
+                 text_input: bool, module_strings: set[str]) -> None:
+        self.names, self.re_alias, self.text_input = names, re_alias, text_input
+        self.module_strings = module_strings  # names of module-level constant string lists
+        self.parameter = label.args.args[0].arg
+        self.constants: list[tuple[str, str]] = []  # (name, expression code), in order
+        self.patterns: dict[str, str] = {}  # re.compile code -> its module-level name
+        self.counts = {"patterns": 0, "collections": 0, "alternations": 0}
+        self.hoisted = self._hoistable_locals(label)  # local -> module-level name
+        self.strings = self._string_locals(label)
+        self.needs_re = False
+        self.depth = 0  # > 0 inside label
+
+    # -- what can be hoisted -------------------------------------------------------------
+    def _hoistable_locals(self, label: ast.FunctionDef) -> dict[str, str]:
+        hoisted = {}
+        for position, statement in enumerate(label.body):
+            if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name)
+                    and _constant_collection(statement.value)):
+                continue
+            local = statement.targets[0].id
+            earlier = ast.Module(label.body[:position], [])
+            used_before = any(isinstance(n, ast.Name) and n.id == local for n in ast.walk(earlier))
+            if (len(_bindings(label, local)) == 1 and not used_before
+                    and _read_only_uses(label, local)):
+                hoisted[local] = self.names.fresh(local.upper())
+        return {local: name for local, name in hoisted.items() if name}
+
+    def _string_locals(self, label: ast.FunctionDef) -> set[str]:
+        """Locals bound once, at the top of label, to a str derived from the input."""
+        strings = {self.parameter} if self.text_input else set()
+        for statement in label.body:
+            if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name)
+                    and len(_bindings(label, statement.targets[0].id)) == 1
+                    and self._is_string(statement.value, strings)):
+                strings.add(statement.targets[0].id)
+        return strings
+
+    def _is_string(self, node: ast.AST, strings: set[str]) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in strings
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in STR_METHODS and not node.keywords
+                and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+                and self._is_string(node.func.value, strings))
+
+    # -- the transformation ----------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if self.depth or node.name.value == "label":
+            self.depth += 1
+        return True
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        if not self.depth:
+            return updated
+        self.depth -= 1
+        if self.depth or not self.hoisted:
+            return updated
+        hoisted = set(self.hoisted.values())
+        body = [s for s in updated.body.body if _assigned_name(s) not in hoisted]
+        return updated.with_changes(body=updated.body.with_changes(body=body))
+
+    def leave_SimpleStatementLine(self, original, updated):
+        local = _assigned_name(original)
+        if self.depth == 1 and local in self.hoisted:
+            value = updated.body[0].value
+            self.constants.append((self.hoisted[local], _code(value)))
+            self.counts["collections"] += 1
+        return updated
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        if self.depth and updated.value in self.hoisted:
+            return updated.with_changes(value=self.hoisted[updated.value])
+        return updated
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        # attribute names are not variables: undo a rename leave_Name made to `.attr`
+        return updated.with_changes(attr=original.attr)
+
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
+        return updated.with_changes(keyword=original.keyword)
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not self.depth:
+            return updated
+        return self._regex_call(updated) or self._alternation(original, updated) or updated
+
+    def _regex_call(self, call: cst.Call) -> cst.BaseExpression | None:
+        func = call.func
+        if not (self.re_alias and isinstance(func, cst.Attribute)
+                and isinstance(func.value, cst.Name) and func.value.value == self.re_alias
+                and func.attr.value in RE_FUNCTIONS):
+            return None
+        arity = RE_FUNCTIONS[func.attr.value]
+        args = list(call.args)
+        if any(a.star or a.keyword for a in args) or not arity <= len(args) <= arity + (
+                func.attr.value != "sub" and func.attr.value != "split"):
+            return None
+        flags = args[arity] if len(args) > arity else None
+        pattern = args[0].value
+        if not self._compiles(pattern, flags.value if flags else None):
+            return None
+        compiled = f"{self.re_alias}.compile({_code(pattern)}" + (
+            f", {_code(flags.value)})" if flags else ")")
+        name = self.patterns.get(compiled)
+        if name is None:
+            name = self.patterns[compiled] = self.names.fresh("PATTERN")
+            if name is None:
+                return None
+            self.constants.append((name, compiled))
+        self.counts["patterns"] += 1
+        if func.attr.value == "compile":
+            return cst.Name(name)
+        rest = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in args[1:arity]]
+        return cst.Call(cst.Attribute(cst.Name(name), cst.Name(func.attr.value)), rest)
+
+    def _compiles(self, pattern: cst.BaseExpression, flags: cst.BaseExpression | None) -> bool:
+        value = _literal(ast.parse(_code(pattern), mode="eval").body)
+        flag_value = 0 if flags is None else self._flags(ast.parse(_code(flags), mode="eval").body)
+        if not isinstance(value, str) or flag_value is None:
+            return False
+        try:
+            re.compile(value, flag_value)
+        except (re.error, OverflowError, RecursionError):
+            return False
+        return True
+
+    def _flags(self, node: ast.AST) -> int | None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            left, right = self._flags(node.left), self._flags(node.right)
+            return None if left is None or right is None else left | right
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == self.re_alias and node.attr.isupper()
+                and isinstance(getattr(re, node.attr, None), re.RegexFlag)):
+            return int(getattr(re, node.attr))
+        return None
+
+    def _alternation(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+        """any(k in s for k in CONST_STRINGS) -> ALTERNATION.search(s) is not None."""
+        if not self.text_input:
+            return None
+        node = ast.parse(_code(original), mode="eval").body
+        sequence = self._any_substring(node)
+        if sequence is None or self.re_alias not in (None, "re"):
+            return None
+        haystack = _code(updated.args[0].value.elt.comparisons[0].comparator)
+        if isinstance(sequence, str):
+            keywords = sequence
+        else:
+            keywords = self.names.fresh("KEYWORDS")
+            if keywords is None:
+                return None
+            self.constants.append((keywords, _code(updated.args[0].value.for_in.iter)))
+        name = self.names.fresh("ALTERNATION")
+        if name is None:
+            return None
+        self.constants.append((name, f're.compile("|".join(map(re.escape, {keywords})))'))
+        self.needs_re = True
+        self.counts["alternations"] += 1
+        return cst.parse_expression(f"{name}.search({haystack}) is not None")
+
+    def _any_substring(self, node: ast.AST):
+        """The constant strings of `any(k in s for k in ...)` (a literal, or a name bound to
+        one at module level), or None."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "any" and len(node.args) == 1 and not node.keywords
+                and isinstance(node.args[0], ast.GeneratorExp)):
+            return None
+        generator = node.args[0]
+        if len(generator.generators) != 1:
+            return None
+        loop, test = generator.generators[0], generator.elt
+        if (loop.ifs or loop.is_async or not isinstance(loop.target, ast.Name)
+                or not isinstance(test, ast.Compare) or len(test.ops) != 1
+                or not isinstance(test.ops[0], ast.In) or not isinstance(test.left, ast.Name)
+                or test.left.id != loop.target.id
+                or not self._is_string(test.comparators[0], self.strings)):
+            return None
+        sequence = loop.iter
+        if isinstance(sequence, ast.Name):
+            return sequence.id if sequence.id in self.module_strings else None
+        value = _literal(sequence) if _constant_collection(sequence) else _NOT_CONSTANT
+        if value is _NOT_CONSTANT or not all(isinstance(v, str) for v in value):
+            return None
+        return sequence
+
+    def describe(self) -> list[str]:
+        patterns, collections, alternations = self.counts.values()
+        changes = []
+        if patterns:
+            changes.append(f"{patterns} constant regex pattern(s) compiled once, out of label")
+        if collections:
+            changes.append(f"{collections} constant collection(s) built once, out of label")
+        if alternations:
+            changes.append(f"{alternations} any(k in s for k in ...) test(s) made one compiled "
+                           "alternation")
+        return changes
+
+
+def _module_string_constants(tree: ast.Module) -> set[str]:
+    """Module-level names bound once to a literal of strings and only read."""
+    found = set()
+    for statement in tree.body:
+        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and _constant_collection(statement.value)
+                and all(isinstance(v, str) for v in _literal(statement.value))):
+            name = statement.targets[0].id
+            if len(_bindings(tree, name)) == 1 and _read_only_uses(tree, name):
+                found.add(name)
+    return found
+
+
+def _assigned_name(statement) -> str | None:
+    if (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Assign)
+            and len(statement.body[0].targets) == 1
+            and isinstance(statement.body[0].targets[0].target, cst.Name)):
+        return statement.body[0].targets[0].target.value
+    return None
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _with_constants(module: cst.Module, constants: list[tuple[str, str]],
+                    needs_re: bool) -> cst.Module:
+    """The module with `NAME = expression` lines before `def label` (and `import re`)."""
+    body = list(module.body)
+    at = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)
+              and s.name.value in ("label", "memoized_label"))
+    lines = [cst.parse_statement(f"{name} = {code}\n") for name, code in constants]
+    body[at:at] = lines
+    if needs_re and not _imports(module, "re"):
+        body.insert(0, cst.parse_statement("import re\n"))
+    return module.with_changes(body=body)
+
+
+def _imports(module: cst.Module, name: str) -> bool:
+    return any(isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Import)
+               and any(_code(a.name) == name and a.asname is None for a in s.body[0].names)
+               for s in module.body)
+
+
+def _memoized(module: cst.Module, parameter: str, names: _Names) -> cst.Module:
+    """label's body moves to an lru_cache'd `memoized_label`; label calls it."""
+    body = list(module.body)
+    at = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)
+              and s.name.value == "label")
+    original = body[at]
+    functools = "functools" if _imports(module, "functools") or "functools" not in names.taken \
+        else None
+    if functools is None:
+        return module
+    memoized = original.with_changes(
+        name=cst.Name("memoized_label"),
+        decorators=[cst.Decorator(cst.parse_expression(f"functools.lru_cache(maxsize={MEMO_SIZE})"))])
+    wrapper = cst.parse_statement(f"def label({parameter}):\n    return memoized_label({parameter})\n")
+    body[at:at + 1] = [memoized, wrapper]
+    if not _imports(module, "functools"):
+        body.insert(0, cst.parse_statement("import functools\n"))
+    return module.with_changes(body=body)

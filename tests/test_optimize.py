@@ -1,0 +1,110 @@
+"""Compile-time rewriting: faster source, still vetted, votes identical; unsafe cases left alone."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from alchemist_runtime.sandbox import ProgramPool
+
+from alchemist_compiler import speedup
+from alchemist_compiler.apply import ApplySettings
+from alchemist_compiler.modality import get_modality
+from alchemist_compiler.programs.build import Program, check_program
+from alchemist_compiler.programs.optimize import Rewrite, optimize
+
+INPUTS = ["Subscribe to my channel", "CALL 0800 123 456 now", "I love this song", "", "www.x.com",
+          "free prize!!", "txt 12345", "check out my video", "the beat", "LOVE love", "win"] * 3
+PROGRAM = '''import re
+
+SPAM = ["subscribe", "check out", "my channel"]
+
+
+def label(x: str) -> int:
+    text = x.lower()
+    words = ["free", "win", "prize"]
+    if any(w in text for w in SPAM):
+        return 1
+    if any(k in x for k in ("http", "www.")):
+        return 1
+    for w in words:
+        if w in text:
+            return 1
+    m = re.search(r"\\b(call|txt)\\b", text, re.IGNORECASE)
+    if m and len(re.sub(r"\\D", "", x)) >= 5:
+        return 1
+    return 0 if re.compile("love").search(text) else -1
+'''
+
+
+def votes(source: str, inputs=INPUTS) -> list[int]:
+    with ProgramPool([source], 2, workers=1) as pool:
+        result = pool.apply(inputs)
+    assert result.load_errors == [None] and result.exceptions.tolist() == [0]
+    return result.votes[:, 0].tolist()
+
+
+def test_every_rewrite_applies_passes_vetting_and_votes_the_same():
+    rewrite = optimize(PROGRAM, text_input=True, memoize=True)
+    assert rewrite.changes == (
+        "3 constant regex pattern(s) compiled once, out of label",
+        "1 constant collection(s) built once, out of label",
+        "2 any(k in s for k in ...) test(s) made one compiled alternation",
+        "memoized label (4096 most recent inputs)")
+    checked = check_program(rewrite.source)
+    assert checked.violations == ()
+    assert "re.search(" not in checked.source and "any(" not in checked.source
+    assert "@functools.lru_cache(maxsize=4096)" in checked.source
+    assert votes(checked.source) == votes(PROGRAM)
+
+
+@pytest.mark.parametrize("source", [
+    # the local list is mutated: it must stay per call
+    "def label(x):\n    seen = ['a']\n    seen.append(x)\n    return len(seen) - 2\n",
+    # an invalid pattern raises per call (an abstain), not at import
+    "import re\n\ndef label(x):\n    return 1 if re.search('(', x) else 0\n",
+    # re.sub with a count: not the compiled pattern's signature
+    "import re\n\ndef label(x):\n    return len(re.sub('a', '', x, 1)) % 2\n",
+    # an empty alternation would match everything; any() over nothing is False
+    "def label(x):\n    return 1 if any(k in x for k in []) else 0\n",
+    # the haystack is not known to be a string
+    "def label(x):\n    parts = x.split()\n    return 1 if any(k in parts for k in ['a', 'b']) else 0\n",
+    # a pattern that is not a constant
+    "import re\n\ndef label(x):\n    return 1 if re.search(x[:1] or 'a', x) else 0\n",
+])
+def test_unsafe_or_unknown_cases_are_left_alone(source):
+    assert optimize(source, text_input=True, memoize=False) is None
+
+
+def test_memoizing_only_text_and_only_with_repeats():
+    source = "def label(x):\n    return 1\n"
+    assert optimize(source, text_input=False, memoize=True) is None
+    assert speedup.worth_memoizing(["a", "b", "a"]) and not speedup.worth_memoizing(["a", "b"])
+    assert not speedup.worth_memoizing([{"a": 1}, {"a": 1}])
+
+
+def run_speed_up(programs: list[Program], inputs: list[str]) -> list[Program]:
+    with ProgramPool([p.source for p in programs], 2) as pool:
+        original = pool.apply(inputs).votes
+    return speedup.speed_up(programs, list(range(len(programs))), {"train": inputs},
+                            {"train": original}, 2, ApplySettings(2, 1.0),
+                            get_modality("text").probe_inputs(), True)
+
+
+def test_speed_up_emits_the_rewrite_and_says_so():
+    program = Program("general_0", "general", check_program(PROGRAM).source)
+    [faster] = run_speed_up([program], INPUTS)
+    assert faster.name == program.name and faster.source != program.source
+    assert faster.changes[-1].startswith(
+        f"rewritten for speed (votes identical on 4 probe inputs and {len(INPUTS)} rows): "
+        "3 constant regex pattern(s)")
+
+
+def test_speed_up_keeps_the_original_when_votes_differ(monkeypatch):
+    wrong = "def label(x):\n    return 1\n"
+    monkeypatch.setattr(speedup, "optimize", lambda *a, **k: Rewrite(wrong, ("broken",)))
+    program = Program("general_0", "general", "def label(x):\n    return 1 if 'a' in x else 0\n")
+    assert run_speed_up([program], INPUTS) == [program]
+    stable = dataclasses.replace(program, source=wrong)
+    assert run_speed_up([stable], INPUTS) == [dataclasses.replace(stable, changes=(
+        f"rewritten for speed (votes identical on 4 probe inputs and {len(INPUTS)} rows): broken",))]
