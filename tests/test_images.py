@@ -361,3 +361,44 @@ def test_worst_group_accuracy():
     assert got["worst_group"] == "c" and got["worst_group_accuracy"] == 0.0
     assert got["group_gap"] == pytest.approx(0.6)
     assert group_accuracy(proba, gold, None) == {}
+
+
+@pytest.mark.parametrize("change, error", [
+    (lambda t: t.pop("vision"), "vision: required for modality image"),
+    (lambda t: t.update(modality="text"), "vision: only for modality image, not text"),
+    (lambda t: t["vision"].update(concept=["x"]), r"vision\.concept: unknown key \(did you mean concepts\?\)"),
+    (lambda t: t["vision"].update(concepts={"triangle": ["tip"]}), "vision.concepts: 'triangle' is not a class"),
+    (lambda t: t["vision"].update(quantize="int4"), "vision.quantize: Input should be 'int8'"),
+    (lambda t: t["vision"].update(weights="models/absent.safetensors"), "vision.weights: file not found"),
+])
+def test_vision_block_errors_name_the_key(tmp_path, change, error):
+    from alchemist_compiler.errors import TaskError
+
+    path = image_task(tmp_path, "http://127.0.0.1:9/v1")
+    task = yaml.safe_load(path.read_text())
+    change(task)
+    path.write_text(yaml.safe_dump(task))
+    with pytest.raises(TaskError, match=error):
+        load_task(path)
+
+
+def test_int8_encoder_stays_close_and_runs_one_image_at_a_time(compiled):
+    from alchemist_compiler.featurizers import clip
+    from alchemist_runtime.modalities.image import ImageInput
+    from alchemist_runtime.session import make_session, run_model
+
+    folder = compiled[0]
+    model = clip.load(str(TINY_CLIP), "random")
+    paths = sorted(str(p) for p in (folder / "data" / "images").iterdir())[:12]
+    runs = {}
+    for quantize, batch_rows in ((None, 32), ("int8", 1)):
+        encoder = clip.encoder(model, quantize)
+        kind = ImageInput({"column": "image", **clip.preprocessing(model), "concepts": [],
+                           "batch_rows": batch_rows})
+        session = make_session(encoder.SerializeToString(), {})
+        runs[quantize] = run_model(session, kind, paths, 32, output=encoder.graph.output[0].name)
+        alone = run_model(session, kind, paths[:1], 32, output=encoder.graph.output[0].name)
+        np.testing.assert_array_equal(alone[0], runs[quantize][0])  # batch-independent
+    f, q = runs[None], runs["int8"]
+    cosine = (f * q).sum(1) / np.linalg.norm(f, axis=1) / np.linalg.norm(q, axis=1)
+    assert cosine.min() > 0.95 and not np.array_equal(f, q)

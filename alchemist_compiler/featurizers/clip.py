@@ -117,9 +117,12 @@ def load(model: str, weights: str | Path) -> Clip:
     key = (name, weights_id(file) if file else RANDOM)
     if key not in _LOADED:
         torch.manual_seed(RANDOM_SEED)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        silenced = logging.root.manager.disable  # "No pretrained weights loaded": we know
+        logging.disable(logging.WARNING)
+        try:
             module = open_clip.create_model(name, pretrained=str(file) if file else None)
+        finally:
+            logging.disable(silenced)
         module.eval()
         preprocess = dict(open_clip.get_model_preprocess_cfg(module))
         _LOADED[key] = Clip(name, key[1], module, open_clip.get_tokenizer(name), preprocess)
