@@ -2,6 +2,12 @@
 
 What it accepts is its modality's business (manifest.json's "modality" and "input", see
 modalities/); how its model runs, its featurizer's (manifest.json's "featurizer", see session.py).
+
+Abstaining: the label-returning methods (`predict`, `vote`, `explain`) return None (the abstain
+value) for an input that carries no evidence (a blank text, `InputKind.blank`), where every
+program abstains (`vote`), and where the top probability is below `threshold`. The probability
+methods (`predict_proba`, `vote_proba`) and `votes` return the models' outputs for every input:
+what the compiler measured and checked.
 """
 
 from __future__ import annotations
@@ -45,9 +51,28 @@ class Labeler:
     def _proba(self, values: list) -> np.ndarray:
         return run_model(self.session, self.inputs, values, len(self.classes))
 
-    def predict(self, inputs) -> list[str]:
-        """Class names from the distilled model."""
-        return [self.classes[i] for i in self.predict_proba(inputs).argmax(axis=1)]
+    def predict(self, inputs, threshold: float | None = None) -> list[str | None]:
+        """Class names from the distilled model; None for a blank input, and where the top
+        probability is below `threshold` (0 to 1; None: never)."""
+        return self.predict_and_proba(inputs, threshold)[0]
+
+    def predict_and_proba(self, inputs, threshold: float | None = None):
+        """(predict's labels, predict_proba's (n, k) array) from one run of the model."""
+        check_threshold(threshold)
+        values = self.inputs.batch(inputs)
+        proba = self._proba(values)
+        return self._labels(proba, self._evidence(values), threshold), proba
+
+    def _evidence(self, values: list) -> np.ndarray:
+        """Per input, whether it carries evidence (is not blank)."""
+        return np.array([not self.inputs.blank(v) for v in values], dtype=bool)
+
+    def _labels(self, proba: np.ndarray, evidence: np.ndarray, threshold: float | None) -> list:
+        """The top class of each row of proba; None where evidence is False or the top
+        probability is below threshold."""
+        top = proba.argmax(axis=1)
+        confident = evidence & (proba.max(axis=1, initial=0.0) >= (threshold or 0.0))
+        return [self.classes[int(i)] if ok else None for i, ok in zip(top, confident)]
 
     # -- programs and label model ------------------------------------------------------------
     @property
@@ -96,25 +121,38 @@ class Labeler:
         """(n, k) label-model posterior over the programs' votes."""
         return label_model_proba(self._load_label_model(), self.votes(inputs))
 
-    def vote(self, inputs) -> list[str | None]:
-        """Label-model labels from the programs themselves; None where every program abstains."""
-        L = self.votes(inputs)
-        proba = label_model_proba(self._load_label_model(), L)
-        return [
-            self.classes[int(p.argmax())] if (row >= 0).any() else None for row, p in zip(L, proba)
-        ]
+    def vote(self, inputs, threshold: float | None = None) -> list[str | None]:
+        """Label-model labels from the programs themselves; None for a blank input, where every
+        program abstains, and where the top posterior is below `threshold`."""
+        return self._vote(self.inputs.batch(inputs), threshold)[0]
 
-    def explain(self, x) -> dict:
-        """Each program's vote and the label model's posterior for one input."""
-        values = [self.inputs.one(x)]
+    def _vote(self, values: list, threshold: float | None):
+        """(vote's labels, the label model's posterior, the votes) for program inputs."""
+        check_threshold(threshold)
         L = self._votes(values)
-        proba = label_model_proba(self._load_label_model(), L)[0]
+        proba = label_model_proba(self._load_label_model(), L)
+        evidence = self._evidence(values) & (L >= 0).any(axis=1)
+        return self._labels(proba, evidence, threshold), proba, L
+
+    def explain(self, x, threshold: float | None = None) -> dict:
+        """For one input, both models' answers: the distilled model's (what `predict` gives)
+        and the label model's (what `vote` gives), each with its probabilities, and each
+        program's vote (a class name, None = abstain)."""
+        values = [self.inputs.one(x)]
+        labels, posterior, L = self._vote(values, threshold)
+        proba = self._proba(values)
         columns = self.manifest["label_model_columns"]
         return {
+            "distilled": {
+                "prediction": self._labels(proba, self._evidence(values), threshold)[0],
+                "probabilities": self._by_class(proba[0]),
+            },
+            "label_model": {"prediction": labels[0], "posterior": self._by_class(posterior[0])},
             "votes": {c: (self.classes[v] if v >= 0 else None) for c, v in zip(columns, L[0].tolist())},
-            "posterior": {c: float(p) for c, p in zip(self.classes, proba)},
-            "prediction": self.classes[int(self._proba(values)[0].argmax())],
         }
+
+    def _by_class(self, row: np.ndarray) -> dict[str, float]:
+        return {c: float(p) for c, p in zip(self.classes, row)}
 
     def _load_label_model(self) -> dict:
         if self._label_model is None:
@@ -132,3 +170,13 @@ class Labeler:
             self.close()
         except Exception:
             pass
+
+
+def check_threshold(threshold) -> None:
+    """A threshold is None or a number from 0 to 1 (a ValueError / TypeError otherwise)."""
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise TypeError(f"threshold must be a number from 0 to 1 or None, got {type(threshold).__name__}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be from 0 to 1, got {threshold}")

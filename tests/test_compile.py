@@ -107,9 +107,9 @@ print(json.dumps(out))
         assert (label is None) == all(v == -1 for v in votes)  # None only where all abstain
     assert None in out["vote"]
     explain = out["explain"]
-    assert set(explain) == {"votes", "posterior", "prediction"}
+    assert explain["distilled"]["prediction"] == "spam"
     assert "spam" in explain["votes"].values()
-    assert explain["posterior"]["spam"] > 0.5
+    assert explain["label_model"]["posterior"]["spam"] > 0.5
     assert out["heavy"] == []
 
 
@@ -177,7 +177,7 @@ try:
     lab.explain(["a list"])
 except TypeError as err:
     out["explain list"] = str(err)
-out["explain str"] = lab.explain("subscribe to my channel")["prediction"]
+out["explain str"] = lab.explain("subscribe to my channel")["distilled"]["prediction"]
 lone = "check out my channel \\ud800 http://x.co"
 out["surrogates"] = [lab.predict_proba([lone]).tolist() == lab.predict_proba([lone.replace("\\ud800", "\\ufffd")]).tolist(),
                      lab.vote([lone]) == lab.vote([lone.replace("\\ud800", "\\ufffd")])]

@@ -28,6 +28,11 @@ class InputKind:
         """The program input for one user input (`index`: its place in a batch, for errors)."""
         raise NotImplementedError
 
+    def blank(self, value) -> bool:
+        """Whether a program input carries no evidence, so the labeler abstains on it (text:
+        nothing but whitespace); by default no input is blank."""
+        return False
+
     def program_args(self, values: list, session) -> list:
         """What the programs receive for a batch of inputs (by default the inputs themselves;
         `session`: the labeler's model, for modalities whose programs read its outputs)."""

@@ -4,7 +4,8 @@ Input rules: a batch is a list of `str` (a bare `str` where a batch is expected 
 as in scikit-learn); anything else (None, numbers, dicts, bytes) is a TypeError naming the index
 and the type. Lone surrogates (which UTF-8 cannot encode) become U+FFFD, and each input is cut
 to `max_chars` characters, for predictions and program votes alike and exactly as the training
-inputs were, so no input can make the labeler's memory grow with its length.
+inputs were, so no input can make the labeler's memory grow with its length. A blank input
+(nothing but whitespace) carries no evidence: the labeler's labels abstain on it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class TextInput(InputKind):
         if not isinstance(x, str):
             raise TypeError(f"{where(index)} is {type(x).__name__}, expected str")
         return clean_text(x, self.spec["max_chars"])
+
+    def blank(self, value: str) -> bool:
+        """Empty or whitespace only (after the cut to max_chars): no evidence for any class."""
+        return not value.strip()
 
     def lengths(self, values: list) -> list[int]:
         """A string op's cost grows with the batch's longest string."""
