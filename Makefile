@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench fetch clean
+.PHONY: test test-browser demo bench fetch clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ fetch: $(STAMP)
 
 test: $(STAMP) fetch
 	$(PY) -m pytest -q
+
+# The report's browser tests (tests marked browser) also run in `make test` when chromium is there.
+test-browser: $(STAMP)
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	$(PY) -m pytest -q -m browser
 
 demo: $(STAMP) fetch
 	$(PY) examples/demo.py youtube

@@ -292,7 +292,8 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     }
     readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
               "dropped": generate.dropped_for_review(found.attempts, found.rejected, stats),
-              "inputs": modality.runtime(dataset.input_spec)}
+              "inputs": modality.runtime(dataset.input_spec), "choice": choice,
+              "weights": evidence.label_model_accuracies(label_model), "per_class": evidence.per_class}
     sample = _check_sample(splits)
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
     check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
