@@ -124,7 +124,12 @@ class Labeler:
     def vote(self, inputs, threshold: float | None = None) -> list[str | None]:
         """Label-model labels from the programs themselves; None for a blank input, where every
         program abstains, and where the top posterior is below `threshold`."""
-        return self._vote(self.inputs.batch(inputs), threshold)[0]
+        return self.vote_and_proba(inputs, threshold)[0]
+
+    def vote_and_proba(self, inputs, threshold: float | None = None):
+        """(vote's labels, vote_proba's (n, k) array) from one run of the programs."""
+        labels, proba, _ = self._vote(self.inputs.batch(inputs), threshold)
+        return labels, proba
 
     def _vote(self, values: list, threshold: float | None):
         """(vote's labels, the label model's posterior, the votes) for program inputs."""
