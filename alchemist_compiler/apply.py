@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from alchemist_runtime.sandbox import ApplyResult, ContainmentUnavailable, ProgramPool
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .engine import DEFAULT_PARTITION_ROWS, apply_on_dask
 from .errors import AlchemistError
+from .progress import make_console
 from .programs.build import Program
 
 
@@ -71,7 +71,7 @@ def apply_programs(
     except ContainmentUnavailable as error:
         raise AlchemistError(f"{error}; pass --allow-unconfined to run them anyway") from None
     if show_progress and programs:
-        Console(stderr=True).print(_time_spent(programs, results))
+        make_console().print(_time_spent(programs, results))
     return results
 
 

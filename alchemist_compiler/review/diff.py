@@ -5,9 +5,9 @@ estimated accuracy), metrics (label model and distilled model), cost, versions a
 One dict (`diff_labelers`) holds all of it; `--format json` prints it, `to_markdown` renders it
 for a pull-request comment, and `summary_lines` gives the compile's short "changes" block.
 
-Programs are matched by their code first (same code: unchanged, whatever its pNN number), then by
-name without the content hash when that is unique on both sides (a hand-written program keeps
-its file's name), then by the most similar code of the same strategy (difflib ratio >= 0.5).
+Programs are matched by their code first (same code: unchanged, whatever its pNN number), then,
+for hand-written programs, by name without the content hash (their file's name) when that is
+unique on both sides, then by the most similar code of the same strategy (difflib ratio >= 0.5).
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def match_programs(old: Labeler, new: Labeler) -> tuple[list[tuple[str, str]], l
                 right.remove(n)
 
     pair(lambda o: next((n for n in right if program_name(n) == program_name(o)), None))
-    keys = {f: _unhashed(program_name(f)) for f in left + right}
-    pair(lambda o: next((n for n in right if keys[n] == keys[o]
+    keys = {f: _unhashed(program_name(f)) for f in left + right}  # include_<file stem>
+    pair(lambda o: next((n for n in right if keys[n] == keys[o] and _strategy(old, o) == "include"
                          and [keys[f] for f in left].count(keys[o]) == 1
                          and [keys[f] for f in right].count(keys[o]) == 1), None))
     for ratio, o, n in sorted(((_similarity(old, o, new, n), o, n) for o in left for n in right
