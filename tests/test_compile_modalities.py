@@ -185,7 +185,7 @@ def test_ecg_bad_windows_are_errors_never_tracebacks(compiled, tmp_path):
                             env={"PYTHONPATH": str(site)}, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: input 1: value 17 is nan; a window must be finite"
+    assert result.stderr.strip() == "error: bad.csv: line 3: value 17 is nan; a window must be finite"
     code = """
 import json
 from ecg_beats_labeler import Labeler

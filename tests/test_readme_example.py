@@ -7,7 +7,7 @@ import sys
 from conftest import EXAMPLES, example_split
 
 sys.path.insert(0, str(EXAMPLES))
-import readme_example  # noqa: E402
+import readme_example
 
 
 def test_stable_masks_timings_only():
