@@ -59,7 +59,8 @@ def parser_for(package_dir: Path) -> argparse.ArgumentParser:
         command.add_argument("--workers", type=_positive, default=1,
                              help="processes labeling batches at once (default 1)")
         command.add_argument("--batch-rows", type=_positive, default=BATCH_ROWS,
-                             help=f"rows read, labeled and written at a time (default {BATCH_ROWS})")
+                             help=f"rows read, labeled and written at a time "
+                                  f"(default {BATCH_ROWS})")
     return parser
 
 

@@ -121,7 +121,8 @@ def _json_rows(lines, label: str) -> Iterator[tuple[dict, str]]:
         except json.JSONDecodeError as err:
             raise ValueError(f"{place}: invalid JSON: {err.msg} (column {err.colno})") from None
         if not isinstance(row, dict):
-            raise ValueError(f"{place}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004
+            kind = type(row).__name__
+            raise ValueError(f"{place}: expected a JSON object, got {kind}")  # noqa: TRY004
         yield row, place
 
 
@@ -206,7 +207,8 @@ class LabelWriter:
         """One batch: its input rows (strs carry no fields), their places, labels, proba."""
         records = [self._record(row, label, probabilities)
                    for row, label, probabilities in zip(rows, labels, proba)]
-        {"jsonl": self._jsonl, "csv": self._csv, "parquet": self._parquet}[self.format](records, places)
+        write = {"jsonl": self._jsonl, "csv": self._csv, "parquet": self._parquet}[self.format]
+        write(records, places)
 
     def _record(self, row, label, probabilities) -> dict:
         carried = row if isinstance(row, dict) else {}
@@ -224,7 +226,8 @@ class LabelWriter:
 
     def _csv(self, records: list[dict], places: list[str]) -> None:
         if self.csv_writer is None:
-            self.fields = list(records[0]) if records else ["label"] + [f"proba_{c}" for c in self.classes]
+            empty = ["label"] + [f"proba_{c}" for c in self.classes]
+            self.fields = list(records[0]) if records else empty
             self.csv_writer = csv.writer(self.handle, lineterminator="\n")
             self.csv_writer.writerow(self.fields)
         for record, place in zip(records, places):

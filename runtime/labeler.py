@@ -153,7 +153,8 @@ class Labeler:
                 "probabilities": self._by_class(proba[0]),
             },
             "label_model": {"prediction": labels[0], "posterior": self._by_class(posterior[0])},
-            "votes": {c: (self.classes[v] if v >= 0 else None) for c, v in zip(columns, L[0].tolist())},
+            "votes": {c: (self.classes[v] if v >= 0 else None)
+                      for c, v in zip(columns, L[0].tolist())},
         }
 
     def _by_class(self, row: np.ndarray) -> dict[str, float]:
@@ -182,6 +183,7 @@ def check_threshold(threshold) -> None:
     if threshold is None:
         return
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-        raise TypeError(f"threshold must be a number from 0 to 1 or None, got {type(threshold).__name__}")
+        raise TypeError("threshold must be a number from 0 to 1 or None, got "
+                        f"{type(threshold).__name__}")
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be from 0 to 1, got {threshold}")
