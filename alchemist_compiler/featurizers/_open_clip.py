@@ -31,8 +31,11 @@ _SCHEMAS = (
 _library = None  # kept alive: a torch.library.Library drops its definitions when collected
 
 
-def import_open_clip() -> ModuleType:
-    """The open_clip module, importable beside a torchvision whose operators cannot load."""
+def declare_torchvision_operators() -> None:
+    """Declare torchvision's nms/qnms schemas (once) so that `import torchvision` completes.
+
+    Also what the tests need before sentence-transformers (the MiniLM reference), whose
+    transformers import pulls torchvision in once it is installed (the image extra)."""
     global _library
     import torch
 
@@ -40,6 +43,11 @@ def import_open_clip() -> ModuleType:
         _library = torch.library.Library("torchvision", "DEF")
         for schema in _SCHEMAS:
             _library.define(schema)
+
+
+def import_open_clip() -> ModuleType:
+    """The open_clip module, importable beside a torchvision whose operators cannot load."""
+    declare_torchvision_operators()
     try:
         return importlib.import_module("open_clip")
     except ImportError as err:
