@@ -136,7 +136,7 @@ def test_embeddings_match_sentence_transformers(session, featurizer):
     assert got.shape == (len(texts), minilm.FEATURES) and got.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
     cosine = (got * reference).sum(axis=1)
-    # 0.988 to 0.992 by machine: onnxruntime picks its int8 kernels by CPU (AVX2 or VNNI)
+    # measured 0.988 on one 2-core machine, above 0.99 on the one before (int8 kernels vary by CPU)
     assert cosine[: len(SENTENCES) + len(real)].mean() > 0.985, cosine
     assert cosine.min() > 0.96, cosine  # the worst: very short or odd strings ("lol", "   ")
     # one row at a time inside the graph: a row's features do not depend on its batch
