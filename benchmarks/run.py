@@ -12,6 +12,7 @@ from pathlib import Path
 
 import features
 import human_vs_generated
+import images
 import label_models
 import labeler_speed
 import modalities
@@ -47,6 +48,7 @@ def sections(quick: bool) -> list[tuple[str, str, callable]]:
         ("The emitted labeler", "python benchmarks/labeler_speed.py", labeler_speed.main),
         ("Tabular and time series: census and ECG",
          f"python benchmarks/modalities.py --seeds {seeds}", lambda: modalities.main(seeds)),
+        ("Images: CLIP in the labeler", "python benchmarks/images.py", images.main),
     ]
 
 

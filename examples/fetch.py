@@ -17,6 +17,7 @@ reproduce the same sha256.
   given (UCI's adult.test, 16281 rows); train.csv's rows are shuffled with
   random.Random(SPLIT_SEED=0), the first CENSUS_VALID (2000) are valid and the next CENSUS_TRAIN
   (10000) train, each kept in file order; the other 20561 rows are not used. CSV rows unchanged.
+- images: synthetic, made by examples/images/make_data.py (no download).
 - ecg (mitbih_record100_beats): train/valid/test.csv as given (split by time in the record).
 
     python examples/fetch.py youtube sms imdb yelp financial_phrasebank medical_abstracts census ecg
@@ -29,6 +30,7 @@ import hashlib
 import io
 import json
 import random
+import runpy
 import sys
 import urllib.request
 from pathlib import Path
@@ -179,6 +181,7 @@ DATASETS = {
             "described in shared/datasets/mitbih_record100_beats/SOURCE.md; put them in "
             "shared/datasets/mitbih_record100_beats/ or in examples/ecg/data/."),
     },
+    "images": {"generate": ("make_data.py", "test")},  # the script, and what it writes last
 }
 
 
@@ -225,6 +228,11 @@ def download_wrench(url: str, target: Path) -> None:
 def fetch(name: str) -> None:
     spec = DATASETS[name]
     target = HERE / name / "data"
+    if "generate" in spec:  # synthetic data made by the example's own script
+        if not (target / spec["generate"][1]).exists():
+            runpy.run_path(str(HERE / name / spec["generate"][0]))["make"](target)
+            print(f"made {name} -> {target.relative_to(HERE.parent)}")
+        return
     if "make" in spec:
         outputs = [f"{split}.csv" for split in SPLITS]
     else:

@@ -20,6 +20,7 @@ from alchemist_compiler.data import load_dataset
 from alchemist_compiler.errors import LLMError
 from alchemist_compiler.llm import LLMStage, Request
 from alchemist_compiler.lockfile import Lockfile
+from alchemist_compiler.modality import get_modality
 from alchemist_compiler.programs.build import Rejection
 from alchemist_compiler.generate import ask_for_programs
 from alchemist_compiler.task import load_task
@@ -70,7 +71,9 @@ def main() -> int:
     task.lock_path.unlink(missing_ok=True)
     stage = RecordedAnswers(task.llm, Lockfile(task.lock_path), args.task.parent / "answers", args.show)
     try:
-        attempts, exchanges = ask_for_programs(task, load_dataset(task), stage)
+        dataset = get_modality(task.modality).prepare(task, load_dataset(task), stage, stage.console)
+        attempts, exchanges = ask_for_programs(task, dataset, stage)
+        exchanges = [*dataset.exchanges, *exchanges]  # images: the concept requests
     except LLMError as err:
         print(err, file=sys.stderr)
         return 1

@@ -402,3 +402,14 @@ def test_int8_encoder_stays_close_and_runs_one_image_at_a_time(compiled):
     f, q = runs[None], runs["int8"]
     cosine = (f * q).sum(1) / np.linalg.norm(f, axis=1) / np.linalg.norm(q, axis=1)
     assert cosine.min() > 0.95 and not np.array_equal(f, q)
+    # distillation's features come in the modality's runs too: the same as the labeler's
+    from alchemist_compiler.distill.featurize import featurize
+
+    spec = json.loads((compiled[2] / "src" / IMPORT_NAME / "manifest.json").read_text())["input"]
+    spec = {**spec, "quantize": "int8", "batch_rows": 1}
+    graph = clip.graph(model, spec)
+    features = featurize(graph, {}, ImageInput(spec), paths).dense()
+    session = make_session(graph.SerializeToString(), {})
+    one_by_one = np.concatenate([session.run(["features"], {"input": ImageInput(spec).model_input(
+        [p])})[0] for p in paths])
+    np.testing.assert_array_equal(features, one_by_one)

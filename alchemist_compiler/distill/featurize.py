@@ -52,7 +52,8 @@ def featurize(graph: onnx.ModelProto, needs: dict, kind, values: list) -> Sparse
     from alchemist_runtime.session import batches, make_session
 
     session = make_session(graph.SerializeToString(), needs, threads=1)
-    runs = batches(kind.lengths(values), len(values), cells=CHUNK_CELLS, max_rows=CHUNK_ROWS)
+    runs = batches(kind.lengths(values), len(values), cells=CHUNK_CELLS,
+                   max_rows=kind.batch_rows or CHUNK_ROWS)
     indptr, indices, features, n_features = [np.zeros(1, dtype=np.int64)], [], [], 0
     offset = 0
     for rows in runs:

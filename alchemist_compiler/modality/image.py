@@ -95,7 +95,8 @@ class ImageModality(Modality):
         lines += [f"- {c!r}" for c in concepts]
         return "\n".join(lines)
 
-    def render_input(self, value: Any, max_chars: int | None = 300) -> str:
+    def render_input(self, value: Any, max_chars: int | None = None) -> str:
+        """Every concept's score (the whole signal), unless max_chars cuts it."""
         text = "{" + ", ".join(f"{k!r}: {v:.2f}" for k, v in value.items()) + "}"
         if max_chars is None or len(text) <= max_chars:
             return text
