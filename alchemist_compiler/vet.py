@@ -11,6 +11,7 @@ cannot contain program processes (no seccomp), files are vetted statically only,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,15 @@ def describe(finding: Violation) -> str:
     return f"{prefix}{finding.rule}: {finding.message}"
 
 
-def probe_inputs(modality: str) -> tuple[Any, ...]:
-    """A few inputs of the modality's type for the dynamic check (the modality's own)."""
+def probe_inputs(modality: str, path: Path | None = None) -> tuple[Any, ...]:
+    """A few inputs of the modality's type for the dynamic check (the modality's own); for a
+    program of an emitted labeler (programs/ beside manifest.json), shaped by its input spec
+    (an image labeler's concepts)."""
+    manifest = path.parent.parent / "manifest.json" if path is not None else None
+    if manifest is not None and manifest.is_file():
+        written = json.loads(manifest.read_text(encoding="utf-8"))
+        if written.get("modality") == modality:
+            return get_modality(modality).probe_inputs(written["input"])
     return get_modality(modality).probe_inputs()
 
 
@@ -69,8 +77,8 @@ def vet_files(
     call_timeout: float = CALL_TIMEOUT_S,
 ) -> list[Verdict]:
     """One verdict per file, in order."""
-    probes = probe_inputs(modality)
-    return [vet_file(Path(p), probes, n_classes, call_timeout) for p in paths]
+    return [vet_file(Path(p), probe_inputs(modality, Path(p)), n_classes, call_timeout)
+            for p in paths]
 
 
 def vet_file(path: Path, probes: tuple, n_classes: int, call_timeout: float) -> Verdict:

@@ -413,3 +413,15 @@ def test_int8_encoder_stays_close_and_runs_one_image_at_a_time(compiled):
     one_by_one = np.concatenate([session.run(["features"], {"input": ImageInput(spec).model_input(
         [p])})[0] for p in paths])
     np.testing.assert_array_equal(features, one_by_one)
+
+
+def test_vet_probes_an_emitted_image_labelers_programs_with_its_concepts(compiled):
+    from alchemist_compiler.vet import vet_files
+
+    _, _, out, _ = compiled
+    programs = sorted((out / "src" / IMPORT_NAME / "programs").glob("p*.py"))
+    verdicts = vet_files(programs, "image", 2)
+    assert programs and all(not v.findings for v in verdicts)
+    copy = out.parent / "loose.py"
+    copy.write_text(programs[0].read_text())  # away from its manifest: generic probe concepts
+    assert [f.rule for f in vet_files([copy], "image", 2)[0].findings] == ["runtime-exception"]
