@@ -147,7 +147,7 @@ def main(rows: int = 100_000, workers: tuple[int, ...] = (1, 2)) -> str:
         methods.append(("snorkel PandasLFApplier", "1", snorkel_pandas))
         lines = [
             (f"{rows:,} short texts x {len(sources)} programs; {os.cpu_count()} CPUs; "
-             "total time, worker start included. Workers = programs running at once."),
+             "total time, worker start included. Workers: processes running at once."),
             "",
             "| method | workers | seconds | rows/s | vs in-process | now vs before |",
             "|---|---|---|---|---|---|",

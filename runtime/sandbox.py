@@ -233,10 +233,10 @@ def _shared_fd(size: int) -> int:
     return fd
 
 
-def _stop_all(processes: list[_Process | None], cwd: str) -> None:
+def _stop_all(processes: dict[tuple[int, int], _Process], cwd: str) -> None:
     """Let every worker exit on end of input; kill and reap those still running after a grace."""
-    alive = [p for p in processes if p is not None]
-    processes[:] = [None] * len(processes)
+    alive = list(processes.values())
+    processes.clear()
     for process in alive:
         process.close_pipes()
     deadline = time.monotonic() + _EXIT_GRACE_S
@@ -298,12 +298,22 @@ class _Job:
 
 @dataclass
 class _Column:
-    """One program's pass over one job's rows."""
+    """One program's pass over rows [start, stop) of a job, in one process at a time."""
 
     program: int
-    next_row: int = 0
+    part: int
+    start: int
+    stop: int
+    next_row: int = -1
     consecutive_timeouts: int = 0
     finished: bool = False
+
+    def __post_init__(self) -> None:
+        self.next_row = self.start
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.program, self.part
 
 
 class ProgramPool:
@@ -311,8 +321,10 @@ class ProgramPool:
 
     A program is Python source defining `label(x) -> int`: a class index in [0, n_classes - 1],
     or -1 to abstain, that may import only what `program_policy.json` allows. Up to `workers`
-    programs run at once; a program's process is kept for later apply() calls. Use as a
-    context manager, or call close().
+    processes run at once; on many rows a program's rows are split among up to `workers`
+    processes (each runs that one program only), so one slow program does not leave the other
+    workers idle. Processes are kept for later apply() calls. Use as a context manager, or call
+    close().
 
     `require_confinement`: without OS containment (not Linux, or seccomp unavailable), raise
     ContainmentUnavailable (True) or warn once and go on (False). `_confine` and
@@ -358,7 +370,7 @@ class ProgramPool:
         self._load_errors: list[str | None] = [None] * len(self._sources)
         #: The OS layers the last started worker reported: {"seccomp", "landlock", "netns"}.
         self.containment: dict[str, bool] = {}
-        self._processes: list[_Process | None] = [None] * len(self._sources)
+        self._processes: dict[tuple[int, int], _Process] = {}  # (program, part) -> its process
         self._cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
         self._finalizer = weakref.finalize(self, _stop_all, self._processes, self._cwd)
 
@@ -391,10 +403,7 @@ class ProgramPool:
         if budget is None:
             budget = BUDGET_BASE_S + BUDGET_PER_ROW_S * len(rows_json)
         job = _Job(rows_json, len(self._sources), progress, budget)
-        queue = deque(_Column(p) for p in range(len(self._sources)))
-        for column in [c for c in queue if c.program in skip]:
-            queue.remove(column)
-            self._finish(column, job)
+        queue = deque(self._columns(job, skip))
         running: list[_Column] = []
         try:
             while queue or running:
@@ -407,9 +416,18 @@ class ProgramPool:
                 running = [column for column in running if not column.finished]
         except BaseException:
             for column in running:
-                self._discard(column.program)
+                self._discard(column)
             raise
         return self._result(job)
+
+    def _columns(self, job: _Job, skip: Sequence[int]) -> list[_Column]:
+        """Each program's rows in up to `workers` contiguous parts (parts of a program next to
+        each other, so they run side by side); skipped programs get no column."""
+        n = job.n_rows
+        parts = max(1, min(self._workers, math.ceil(n / self._chunk_size)))
+        bounds = [round(n * i / parts) for i in range(parts + 1)]
+        return [_Column(p, i, bounds[i], bounds[i + 1])
+                for p in range(len(self._sources)) if p not in skip for i in range(parts)]
 
     # -- scheduling ----------------------------------------------------------------------------
     def _begin(self, column: _Column, job: _Job) -> None:
@@ -417,21 +435,21 @@ class ProgramPool:
         if self._load_errors[column.program] is not None:
             self._finish(column, job)
             return
-        process = self._process(column.program)
+        process = self._process(column)
         process.allow_cpu(job.budget_s)
         if process.state == "idle":
             self._next_chunk(column, job)
 
-    def _process(self, program: int) -> _Process:
-        process = self._processes[program]
+    def _process(self, column: _Column) -> _Process:
+        process = self._processes.get(column.key)
         if process is None:
-            config = {**self._config, "source": self._sources[program]}
-            process = self._processes[program] = _Process(config, self._chunk_size, self._cwd)
+            config = {**self._config, "source": self._sources[column.program]}
+            process = self._processes[column.key] = _Process(config, self._chunk_size, self._cwd)
         return process
 
     def _serve(self, running: list[_Column], job: _Job) -> None:
         """Wait for the running columns' processes, then handle what they sent and their limits."""
-        processes = [self._processes[c.program] for c in running]
+        processes = [self._processes[c.key] for c in running]
         readable = _wait_readable(processes, self._tick)
         for column, process in zip(running, processes):
             try:
@@ -439,7 +457,7 @@ class ProgramPool:
                     process.receive()
                 for message in process.messages():
                     self._on_message(column, process, message, job)
-                    if column.finished or self._processes[column.program] is not process:
+                    if column.finished or self._processes.get(column.key) is not process:
                         break
                 else:
                     self._check(column, process, job)
@@ -453,7 +471,7 @@ class ProgramPool:
         elif process.state == "loading" and key == "loaded":
             if value is not None:
                 self._load_errors[column.program] = str(value)[:_MAX_ERROR_CHARS]
-                self._discard(column.program)
+                self._discard(column)
                 self._finish(column, job)
                 return
             process.state = "idle"
@@ -487,11 +505,18 @@ class ProgramPool:
         warnings.warn(f"{message}; they run WITHOUT OS-level containment", stacklevel=2)
 
     def _next_chunk(self, column: _Column, job: _Job) -> None:
-        if column.next_row >= job.n_rows:
+        if self._given_up(column, job):
+            self._discard(column)
+        if column.next_row >= column.stop or self._given_up(column, job):
             self._finish(column, job)
             return
-        start, stop = column.next_row, min(column.next_row + self._chunk_size, job.n_rows)
-        self._processes[column.program].start_chunk(job.chunk_body(start, stop), start, stop)
+        start, stop = column.next_row, min(column.next_row + self._chunk_size, column.stop)
+        self._processes[column.key].start_chunk(job.chunk_body(start, stop), start, stop)
+
+    def _given_up(self, column: _Column, job: _Job) -> bool:
+        """The program failed to load or was stopped (in another of its columns, maybe)."""
+        p = column.program
+        return self._load_errors[p] is not None or job.stopped[p] is not None
 
     def _check(self, column: _Column, process: _Process, job: _Job) -> None:
         """Enforce start-up and load deadlines, the call limit, memory and the time budget."""
@@ -504,8 +529,11 @@ class ProgramPool:
                 self._load_errors[column.program] = (
                     "the program crashed its process while loading" if process.dead
                     else f"TimeoutError: loading took longer than {self._load_budget:g} s")
-                self._discard(column.program)
+                self._discard(column)
                 self._finish(column, job)
+        elif self._given_up(column, job):  # stopped or failed to load in another column
+            self._discard(column)
+            self._finish(column, job)
         elif process.state == "running":
             started = process.counters()[0]
             if started != process.started_seen:
@@ -517,7 +545,7 @@ class ProgramPool:
                   or process.rss_bytes() > self._memory_bytes):
                 self._call_failed(column, process, job)
         elif process.dead:  # idle: nothing was asked of it
-            self._discard(column.program)
+            self._discard(column)
 
     def _record(self, column: _Column, process: _Process, job: _Job, rows: int,
                 partial: bool) -> None:
@@ -555,14 +583,14 @@ class ProgramPool:
         if column.consecutive_timeouts >= self._max_consecutive:
             self._stop(column, job, f"{column.consecutive_timeouts} calls in a row timed out "
                                     "or crashed")
-        elif column.next_row >= job.n_rows:
+        elif column.next_row >= column.stop:
             self._finish(column, job)
         else:
             self._begin(column, job)
 
     def _take_partial(self, column: _Column, process: _Process, job: _Job) -> int:
         """Kill a process mid-chunk and record the calls it finished; how many it finished."""
-        self._discard(column.program)
+        self._discard(column)
         started = process.counters()[0]
         if started > process.chunk[1] - process.chunk[0]:
             raise _ProtocolError("a progress counter out of range")
@@ -572,23 +600,23 @@ class ProgramPool:
 
     def _over_budget(self, column: _Column, process: _Process, job: _Job) -> None:
         self._take_partial(column, process, job)
-        self._stop(column, job, f"used its time budget of {job.budget_s:g} s after "
-                                f"{column.next_row} of {job.n_rows} rows")
+        self._stop(column, job, f"used its time budget of {job.budget_s:g} s "
+                                f"({job.n_rows} rows to label)")
 
     def _stop(self, column: _Column, job: _Job, reason: str) -> None:
         """Stop a program for the rest of the job: its remaining rows abstain."""
-        job.stopped[column.program] = reason
-        self._discard(column.program)
+        if job.stopped[column.program] is None:
+            job.stopped[column.program] = reason
+        self._discard(column)
         self._finish(column, job)
 
     def _finish(self, column: _Column, job: _Job) -> None:
-        job.advance(job.n_rows - column.next_row)
-        column.next_row = job.n_rows
+        job.advance(column.stop - column.next_row)
+        column.next_row = column.stop
         column.finished = True
 
-    def _discard(self, program: int) -> None:
-        process = self._processes[program]
-        self._processes[program] = None
+    def _discard(self, column: _Column) -> None:
+        process = self._processes.pop(column.key, None)
         if process is not None:
             process.kill()
 

@@ -27,7 +27,7 @@ def program(body: str) -> str:
 
 
 def worker_pids(pool: ProgramPool) -> list[int]:
-    return [process.proc.pid for process in pool._processes if process is not None]
+    return [process.proc.pid for process in pool._processes.values()]
 
 
 def apply_once(sources, inputs, n_classes=2, **options):
@@ -103,6 +103,7 @@ def test_call_that_swallows_every_interrupt_is_reported_and_skipped():
     """)
     reported: list[int] = []
     with ProgramPool([SPAM, relentless], 2, workers=1, call_timeout=0.2) as pool:
+        pool.apply(["warm up"])
         before = worker_pids(pool)
         started = time.perf_counter()
         result = pool.apply(["a", "free", "stuck", "b"], progress=reported.append)
