@@ -425,3 +425,11 @@ def test_vet_probes_an_emitted_image_labelers_programs_with_its_concepts(compile
     copy = out.parent / "loose.py"
     copy.write_text(programs[0].read_text())  # away from its manifest: generic probe concepts
     assert [f.rule for f in vet_files([copy], "image", 2)[0].findings] == ["runtime-exception"]
+
+
+def test_offline_recompile_from_the_lock_is_byte_identical(compiled, tmp_path):
+    _, task_path, out, _ = compiled
+    again = tmp_path / "again"
+    compile_task(task_path, again, Options(offline=True, show_progress=False))
+    wheel = next((out / "dist").glob("*.whl"))
+    assert (again / "dist" / wheel.name).read_bytes() == wheel.read_bytes()

@@ -56,11 +56,17 @@ class Clip:
     preprocess: dict  # open_clip's preprocess config of the model
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """float32 (len(texts), D): normalized text embeddings."""
+        """float32 (len(texts), D): normalized text embeddings, computed on one thread (their
+        bits, and so the labeler's, do not depend on the machine's or the process's threads)."""
         import torch
 
-        with torch.no_grad():  # no texts: one empty text, for the width
-            embedded = self.module.encode_text(self.tokenizer(texts or [""])).numpy()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():  # no texts: one empty text, for the width
+                embedded = self.module.encode_text(self.tokenizer(texts or [""])).numpy()
+        finally:
+            torch.set_num_threads(threads)
         embedded = embedded[: len(texts)].astype(np.float64)
         return (embedded / np.linalg.norm(embedded, axis=1, keepdims=True)).astype(np.float32)
 
