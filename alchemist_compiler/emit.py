@@ -100,10 +100,13 @@ def write_package(
     env = template_env("package")
     package = root / "src" / task.import_name
     dependencies = DEPENDENCIES + tuple(manifest["featurizer"]["dependencies"])
-    context = {"task": task, "version": "0", "dependencies": dependencies}  # set once content is known
+    context = {"task": task, "version": "0", "dependencies": dependencies,  # version: once content is known
+               "column": _column_shown(task.data.input)}
     _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
     _write(package / "__init__.py", env.get_template("__init__.py.j2").render(**context))
     _write(package / "__main__.py", env.get_template("__main__.py.j2").render(**context))
+    for module in ("batches.py", "dask.py"):  # a batch function for Spark / Ray; Dask
+        _write(package / module, env.get_template(f"{module}.j2").render(**context))
     for program in programs:
         _write(package / "programs" / program.file, program.source)
     _write(package / "label_model.json", json.dumps(label_model, indent=1) + "\n")
@@ -121,6 +124,11 @@ def write_package(
     )
     _write(root / "README.md", readme)
     return package
+
+
+def _column_shown(column: str | list[str]) -> str:
+    """The input column as shown in the batch modules' docstrings (COLUMN if not plain)."""
+    return column if isinstance(column, str) and re.fullmatch(r"[\w .-]+", column) else "COLUMN"
 
 
 def _artifacts(package: Path) -> dict[str, str]:

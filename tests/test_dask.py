@@ -15,6 +15,7 @@ import pytest
 import yaml
 from alchemist_runtime.sandbox import ProgramPool
 from conftest import EXAMPLES, base_task, example_split, write_task
+from test_compile import installed, youtube_labeler  # noqa: F401 (fixtures)
 from test_containment import ESCAPE_TO_OS, connection_attempted, snapshot
 
 from alchemist_compiler.apply import ApplySettings
@@ -178,3 +179,22 @@ def test_scheduler_flag_overrides_the_engine_of_task_yaml(task_dir):
     assert apply_settings(task, Options()).scheduler == "tcp://a:1"
     assert apply_settings(task, Options()).partition_rows == 5
     assert apply_settings(task, Options(scheduler="tcp://b:2")).scheduler == "tcp://b:2"
+
+
+def test_labeler_predictions_on_the_cluster_equal_local(installed, cluster, monkeypatch):  # noqa: F811
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    monkeypatch.syspath_prepend(str(installed))
+    from youtube_spam_labeler import Labeler
+    from youtube_spam_labeler.dask import label_dataframe
+
+    texts = [row["text"] for row in example_split("youtube", "test")]
+    frame = pd.DataFrame({"text": texts, "id": range(len(texts))})
+    with distributed.Client(cluster) as client:
+        client.run(exec, f"import sys; sys.path.insert(0, {str(installed)!r})")  # pip install
+        future = client.compute(label_dataframe(dd.from_pandas(frame, npartitions=4), "text"))
+        labels = future.result(timeout=120)
+    expected = Labeler().predict_proba(texts)
+    assert labels.index.tolist() == frame.index.tolist()
+    np.testing.assert_allclose(labels[["proba_ham", "proba_spam"]].to_numpy(), expected, atol=1e-6)
+    assert labels["label"].tolist() == Labeler().predict(texts)
