@@ -48,17 +48,18 @@ def apply_once(sources, inputs, n_classes=3, **options):
         return pool.apply(inputs), dict(pool.containment)
 
 
-def live_children() -> set[int]:
-    """Pids of this process's live children (a worker, or anything a worker forked, if
-    orphaned, would be re-parented elsewhere: the votes of fork/clone show that too)."""
+def live_workers() -> set[int]:
+    """Pids of this process's live sandbox workers (anything a worker forked would be one too:
+    its command line is the worker's; the votes of fork/clone show that as well)."""
     children = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                worker = b"_sandbox_worker.py" in (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            if worker and int(fields[1]) == os.getpid() and fields[0] != "Z":
                 children.add(int(entry.name))
     return children
 
@@ -140,7 +141,7 @@ def test_every_denied_syscall_gets_eperm_and_has_no_effect(tmp_path):
     assert votes == dict.fromkeys(votes, 0), {k: v for k, v in votes.items() if v != 0}
     assert existing.read_text() == "untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
-    assert live_children() == set()  # every worker reaped; nothing they forked survived
+    assert live_workers() == set()  # every worker reaped; nothing they forked survived
 
 
 @needs_seccomp
