@@ -1,6 +1,11 @@
-"""A small builder for the dense featurizers' graphs (tabular, window): nodes, constants, model."""
+"""A small builder for the dense featurizers' graphs (tabular, window): nodes, constants, model;
+and the int8 quantization of the encoders (minilm, clip)."""
 
 from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -47,3 +52,19 @@ class Graph:
         model.doc_string = doc
         onnx.checker.check_model(model, full_check=True)
         return model
+
+
+def quantize_int8(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Dynamic int8: weights per output channel (per tensor loses too much, see FINDINGS)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    silenced = logging.root.manager.disable  # the quantizer logs advice on every call
+    logging.disable(logging.WARNING)
+    try:
+        with tempfile.TemporaryDirectory(prefix="alchemist-quantize-") as scratch:
+            source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+            onnx.save(model, source)
+            quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
+            return onnx.load(target)
+    finally:
+        logging.disable(silenced)

