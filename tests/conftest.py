@@ -11,6 +11,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# What a program that got past vetting and the restricted builtins would do: reach os's globals.
+ESCAPE_TO_OS = """
+def _os():
+    for cls in ().__class__.__base__.__subclasses__():
+        if cls.__name__ == "_wrap_close":
+            return cls.__init__.__globals__
+"""
 SPAM = ["check out my channel http://x.co", "subscribe to me please!!", "visit my site www.win.com",
         "free money click here", "follow me on instagram", "subscribe subscribe plz"]
 HAM = ["love this song", "great video, brings back memories", "she sings so well",

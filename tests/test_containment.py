@@ -20,7 +20,7 @@ import pytest
 from alchemist_runtime.labeler import Labeler
 from alchemist_runtime.sandbox import ProgramPool
 from click.testing import CliRunner
-from conftest import HAM, SPAM, base_task, rows_of, write_jsonl, write_task
+from conftest import ESCAPE_TO_OS, HAM, SPAM, base_task, rows_of, write_jsonl, write_task
 
 from alchemist_compiler.cli import main
 from alchemist_compiler.modality import get_modality
@@ -54,13 +54,6 @@ def label(x):
     return 0 if "love" in x or "sing" in x else -1
 """
 KEPT = {"good.py": GOOD, "raises_on_digits.py": RAISES_ON_DIGITS, "backtracks.py": BACKTRACKS_ON_AAA}
-# What a program that got past vetting and the restricted builtins would do: reach os's globals.
-ESCAPE_TO_OS = """
-def _os():
-    for cls in ().__class__.__base__.__subclasses__():
-        if cls.__name__ == "_wrap_close":
-            return cls.__init__.__globals__
-"""
 ESCAPED_ACTIONS = [  # stopped by the audit hook
     "_os()['system']('touch escaped-system')",
     "_os()['__builtins__']['open']('escaped-open', 'w')",

@@ -19,16 +19,11 @@ from pathlib import Path
 
 import pytest
 from alchemist_runtime.sandbox import ContainmentUnavailable, ProgramPool
+from conftest import ESCAPE_TO_OS
 
 LINUX_X86_64 = sys.platform == "linux" and platform.machine() == "x86_64"
 needs_seccomp = pytest.mark.skipif(not LINUX_X86_64, reason="syscall numbers are x86_64's")
 
-ESCAPE_TO_OS = """
-def _os():
-    for cls in ().__class__.__base__.__subclasses__():
-        if cls.__name__ == "_wrap_close":
-            return cls.__init__.__globals__
-"""
 SPAM = "def label(x):\n    return 1 if 'free' in x else 0\n"
 USES_RE_AND_COUNTER = """
 import re

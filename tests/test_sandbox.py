@@ -10,14 +10,8 @@ import time
 import numpy as np
 import pytest
 from alchemist_runtime.sandbox import ProgramPool
+from conftest import ESCAPE_TO_OS
 
-# What a hostile program could do if it slipped past static vetting: reach os through a subclass.
-ESCAPE_TO_OS = """
-def _os():
-    for cls in ().__class__.__base__.__subclasses__():
-        if cls.__name__ == "_wrap_close":
-            return cls.__init__.__globals__
-"""
 SPAM = "def label(x):\n    return 1 if 'free' in x else 0\n"
 SHORT = "def label(x):\n    return 0 if len(x) < 4 else -1\n"
 
