@@ -40,6 +40,17 @@ class Split:
         """What the distilled model (and the emitted labeler) reads for each row."""
         return self.inputs if self.raw_inputs is None else self.raw_inputs
 
+    def take(self, rows: np.ndarray) -> Split:
+        """The split restricted to `rows` (indices, in the order given)."""
+
+        def pick(values):
+            return None if values is None else [values[i] for i in rows]
+
+        return Split(self.name, pick(self.inputs),
+                     None if self.labels is None else self.labels[rows],
+                     None if self.weak_labels is None else self.weak_labels[rows],
+                     pick(self.raw_inputs), pick(self.groups))
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -49,6 +60,12 @@ class Dataset:
     notes: tuple[str, ...] = ()  # warnings about the data (printed by the compile)
     input_spec: dict = field(default_factory=dict)  # the modality's, from train (manifest "input")
     exchanges: tuple = ()  # LLM exchanges of the modality's preparation (image concepts)
+    exemplars: Split | None = None  # data.exemplars: labeled rows shown to the LLM instead of valid's
+
+    @property
+    def splits(self) -> dict[str, Split]:
+        """The splits present, by name (train, valid, test, exemplars)."""
+        return {s.name: s for s in (self.train, self.valid, self.test, self.exemplars) if s is not None}
 
 
 #: file ending -> format; .gz endings are read through gzip
@@ -252,10 +269,13 @@ def load_dataset(task: Task) -> Dataset:
     train = load_split(task, "train", spec.train, labeled=False, input_spec=inputs, rows=train_rows)
     valid = load_split(task, "valid", spec.valid, labeled=True, input_spec=inputs) if spec.valid else None
     test = load_split(task, "test", spec.test, labeled=True, input_spec=inputs) if spec.test else None
+    exemplars = load_split(task, "exemplars", spec.exemplars, labeled=True,
+                           input_spec=inputs) if spec.exemplars else None
     return Dataset(
         train=train,
         valid=valid,
         test=test,
         notes=_test_overlap(task, valid, test),
         input_spec=inputs,
+        exemplars=exemplars,
     )

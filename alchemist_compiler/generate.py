@@ -26,6 +26,7 @@ from .programs.build import (
     program_from_file,
 )
 from .programs.extract import code_from_answer
+from .shown import shown_source
 from .task import Task
 
 REPAIR_EXAMPLES = 5
@@ -57,8 +58,10 @@ def _attempt(origin: str, strategy: str, exchange: Exchange) -> Attempt:
     return Attempt(origin, strategy, exchange, result)
 
 
-def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> tuple[list[Attempt], list[Exchange]]:
-    """One attempt per program slot, and every exchange made (first-stage ones included)."""
+def ask_for_programs(task: Task, dataset: Dataset,
+                     llm: LLMStage) -> tuple[list[Attempt], list[Exchange], list[int]]:
+    """One attempt per program slot, every exchange made (first-stage ones included), and the
+    rows of the labeled split (shown.shown_source) that the exemplars slots show."""
     slots = prompts.plan_slots(task)
     inputs = get_modality(task.modality).describe(task, dataset)
     supplementary = dict(task.programs.supplementary)
@@ -67,17 +70,18 @@ def ask_for_programs(task: Task, dataset: Dataset, llm: LLMStage) -> tuple[list[
         Request(f"supplementary {s}", prompts.supplementary_request(task, s, inputs)) for s in to_ask
     ])
     supplementary |= {s: e.response for s, e in zip(to_ask, first)}
-    if "exemplars" not in supplementary and dataset.valid is not None:
-        supplementary["exemplars"] = prompts.exemplars_text(
-            task, dataset.valid, task.programs.exemplars_per_class
-        )
+    labeled, exemplar_rows = shown_source(dataset), []
+    if "exemplars" in {s.strategy for s in slots} - set(supplementary) and labeled is not None:
+        exemplar_rows = prompts.exemplar_rows(labeled.labels, len(task.classes),
+                                              task.programs.exemplars_per_class)
+        supplementary["exemplars"] = prompts.exemplars_text(task, labeled, exemplar_rows)
     origins = [f"program {s.index + 1} ({s.strategy})" for s in slots]
     answers = llm.ask_all([
         Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy), inputs))
         for origin, slot in zip(origins, slots)
     ])
     attempts = [_attempt(o, s.strategy, e) for o, s, e in zip(origins, slots, answers)]
-    return attempts, list(first) + answers
+    return attempts, list(first) + answers, exemplar_rows
 
 
 def _repair_of(attempt: Attempt, attempts: list[Attempt]) -> str | None:
@@ -123,21 +127,23 @@ def modality_programs(task: Task, dataset: Dataset) -> list[Attempt]:
     ]
 
 
-def feedback_examples(task: Task, votes: np.ndarray, valid: Split | None) -> list[dict]:
-    """Valid rows a program got wrong (first), then rows of its classes it abstained on, taking
-    each class in turn (all classes for a program that never votes)."""
-    if valid is None:
-        return []
-    wrong = np.flatnonzero((votes >= 0) & (votes != valid.labels))
-    classes = np.unique(votes[votes >= 0]) if (votes >= 0).any() else np.arange(len(task.classes))
-    per_class = [np.flatnonzero((votes < 0) & (valid.labels == c)) for c in classes]
+def feedback_rows(votes: np.ndarray, labels: np.ndarray, k: int) -> list[int]:
+    """The labeled rows a repair request shows (deterministic): rows the program got wrong
+    (first), then rows of its classes it abstained on, taking each class in turn (all classes for
+    a program that never votes); at most REPAIR_EXAMPLES."""
+    wrong = np.flatnonzero((votes >= 0) & (votes != labels))
+    classes = np.unique(votes[votes >= 0]) if (votes >= 0).any() else np.arange(k)
+    per_class = [np.flatnonzero((votes < 0) & (labels == c)) for c in classes]
     missed = [rows[i] for i in range(max(map(len, per_class), default=0))
               for rows in per_class if i < len(rows)]
+    return [int(i) for i in [*wrong, *missed][:REPAIR_EXAMPLES]]
+
+
+def feedback_examples(task: Task, split: Split, votes: np.ndarray, rows: list[int]) -> list[dict]:
+    """`rows` of a labeled split as a repair request shows them: input, gold label, the vote."""
     render = get_modality(task.modality).render_input
-    return [
-        {"text": render(valid.inputs[i]), "label": int(valid.labels[i]), "vote": int(votes[i])}
-        for i in [*wrong, *missed][:REPAIR_EXAMPLES]
-    ]
+    return [{"text": render(split.inputs[i]), "label": int(split.labels[i]), "vote": int(votes[i])}
+            for i in rows]
 
 
 def ask_for_repairs(

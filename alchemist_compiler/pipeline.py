@@ -8,34 +8,34 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-
 from alchemist_runtime.label_model import covered, predict_proba
-
 from alchemist_runtime.sandbox import ApplyResult
+from rich.console import Console
 
 from . import analysis, emit, generate
 from .apply import ApplySettings, apply_programs, concat_columns, stop_reasons
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
 from .distill import Distilled, distill
-from .features_choice import distill_features
-from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
 from .errors import AlchemistError
+from .features_choice import distill_features
 from .generate import Attempt
+from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
 from .llm import LLMStage
 from .lockfile import Exchange, Lockfile
 from .metrics import evaluate, group_accuracy
 from .modality import get_modality
 from .outdir import check_output_dir, labeler_manifest, make_build_dir
-from .progress import Stages, make_console
 from .programs.build import Program, Rejection
-from .speedup import speed_up
-from .report import print_groups, final_line, print_programs_table, print_summary
+from .progress import Stages, make_console
+from .report import final_line, print_groups, print_programs_table, print_summary
 from .review import evidence, provenance
 from .review.diff import diff_labelers, summary_lines
 from .review.labeler import load_labeler
 from .review.summary import check_summary_path, compile_summary, error_summary, write_summary
+from .shown import ShownRows, shown_source
+from .shown import summary_line as shown_summary_line
+from .speedup import speed_up
 from .task import Task, load_task
 
 CHECK_ROWS = 500
@@ -64,6 +64,7 @@ class Candidates:
     exchanges: list[Exchange] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # origin -> why it never ran
     repaired: set[str] = field(default_factory=set)  # origins already given a repair request
+    shown: ShownRows = field(default_factory=lambda: ShownRows(None, 0))  # labeled rows the LLM saw
 
     def accept(self, attempts: list[Attempt]) -> list[Program]:
         """Record attempts; return the programs among them that are new (by content)."""
@@ -79,10 +80,6 @@ class Candidates:
                 new.append(result)
         self.programs += new
         return new
-
-
-def _splits(dataset: Dataset) -> dict[str, Split]:
-    return {s.name: s for s in (dataset.train, dataset.valid, dataset.test) if s is not None}
 
 
 def _check_sample(splits: dict[str, Split]) -> Split:
@@ -111,15 +108,17 @@ def _run_new(found: Candidates, new: list[Program], splits: dict[str, Split], ta
         found.results[name] = concat_columns(found.results[name], result) if name in found.results else result
 
 
-def _diagnose(task: Task, dataset: Dataset, found: Candidates, splits) -> tuple[list[str], dict, list[dict]]:
-    """Column names, the vote matrix of each split, and per-column stats with drop reasons."""
+def _diagnose(task: Task, found: Candidates, splits) -> tuple[list[str], dict, list[dict]]:
+    """Column names, the vote matrix of each split, and per-column stats with drop reasons
+    (valid's without the rows shown to the LLM)."""
     votes = {n: _with_weak_columns(found.results[n].votes, s) for n, s in splits.items()}
     n_weak = votes["train"].shape[1] - len(found.programs)
     names = [p.name for p in found.programs] + [f"weak_{i}" for i in range(n_weak)]
     train = found.results["train"]
+    chosen_splits, chosen_votes = found.shown.for_selection(splits, votes)
     stats = analysis.diagnose(
-        names, votes["train"], votes.get("valid"),
-        dataset.valid.labels if dataset.valid is not None else None,
+        names, votes["train"], chosen_votes.get("valid"),
+        chosen_splits["valid"].labels if "valid" in chosen_splits else None,
         {"exceptions": train.exceptions, "timeouts": train.timeouts, "invalid": train.invalid},
         train.load_errors, min_coverage=task.programs.min_coverage, k=len(task.classes),
         stopped=stop_reasons(found.results),
@@ -128,41 +127,47 @@ def _diagnose(task: Task, dataset: Dataset, found: Candidates, splits) -> tuple[
 
 
 def _to_repair(found: Candidates, votes: dict, stats: list[dict], task: Task, dataset: Dataset):
-    """LLM attempts not yet repaired that were rejected or dropped: (attempt, reason, feedback rows)."""
+    """LLM attempts not yet repaired that were rejected or dropped: (attempt, reason, feedback
+    examples), and the rows of the labeled split (shown.shown_source) each one's feedback shows."""
     column = {p.name: j for j, p in enumerate(found.programs)}
-    failed = []
+    labeled = shown_source(dataset)
+    failed, shown = [], []
     for attempt in found.attempts:
         if attempt.exchange is None or attempt.origin in found.repaired:
             continue
-        reason, examples = found.rejected.get(attempt.origin), []
+        reason, rows, program_votes = found.rejected.get(attempt.origin), [], None
         if reason is None:
             j = column[attempt.result.name]
             reason = stats[j]["dropped"]
-            if "valid" in votes:
-                examples = generate.feedback_examples(task, votes["valid"][:, j], dataset.valid)
+            if labeled is not None:
+                program_votes = votes[labeled.name][:, j]
+                rows = generate.feedback_rows(program_votes, labeled.labels, len(task.classes))
         if reason is not None:
+            examples = generate.feedback_examples(task, labeled, program_votes, rows)
             failed.append((attempt, reason, examples))
-    return failed
+            shown.append(rows)
+    return failed, shown
 
 
 def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Options, console: Console,
                      stages: Stages | None = None):
     """Ask, vet, apply and diagnose programs, with repair rounds for the dropped ones."""
     stages = stages or Stages(console)
-    splits = _splits(dataset)
-    found = Candidates()
+    splits = dataset.splits
+    found = Candidates(shown=ShownRows.of(dataset))
     if task.programs.count:
         with stages.stage("LLM requests", spinner=False):  # new ones show a progress bar
-            attempts, found.exchanges = generate.ask_for_programs(task, dataset, llm)
+            attempts, found.exchanges, exemplar_rows = generate.ask_for_programs(task, dataset, llm)
         found.accept(attempts)
+        found.shown.add("exemplars", exemplar_rows)
     found.accept([generate.hand_written(path) for path in task.programs.include]
                  + generate.modality_programs(task, dataset))
     _report_rejections(console, found, found.attempts)
     with stages.stage("apply", spinner=False):  # shows a progress bar per split
         _run_new(found, found.programs, splits, task, options)
-    names, votes, stats = _diagnose(task, dataset, found, splits)
+    names, votes, stats = _diagnose(task, found, splits)
     for round_number in range(1, task.programs.repair_rounds + 1):
-        failed = _to_repair(found, votes, stats, task, dataset)
+        failed, shown = _to_repair(found, votes, stats, task, dataset)
         if not failed:
             break
         console.print(f"repair round {round_number}: asking again for {len(failed)} dropped program(s)")
@@ -170,10 +175,12 @@ def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Optio
             attempts, exchanges = generate.ask_for_repairs(task, llm, failed, round_number)
         found.exchanges += exchanges
         found.repaired |= {attempt.origin for attempt, _, _ in failed}
+        for attempt, rows in zip(attempts, shown):
+            found.shown.add(attempt.origin, rows)
         _report_rejections(console, found, attempts)
         with stages.stage("apply", spinner=False):
             _run_new(found, found.accept(attempts), splits, task, options)
-        names, votes, stats = _diagnose(task, dataset, found, splits)
+        names, votes, stats = _diagnose(task, found, splits)
     return found, names, votes, stats
 
 
@@ -228,9 +235,14 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     if not kept:
         raise AlchemistError("no program survived selection: " + "; ".join(dropped))
 
+    selection = found.shown.record()
+    if dataset.valid is not None:
+        console.print(shown_summary_line(selection))
+    chosen_splits, chosen_votes = found.shown.for_selection(dataset.splits, votes)
+    chosen_valid = chosen_splits.get("valid")
     L_train = votes["train"][:, kept]
-    valid_labels = dataset.valid.labels if dataset.valid is not None else None
-    L_valid = votes["valid"][:, kept] if "valid" in votes else None
+    valid_labels = chosen_valid.labels if chosen_valid is not None else None
+    L_valid = chosen_votes["valid"][:, kept] if chosen_valid is not None else None
     with stages.stage("label model fit"):
         label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
                                       valid_labels=valid_labels, seed=options.seed, L_valid=L_valid)
@@ -243,19 +255,19 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         task, console, distill, modality.runtime(dataset.input_spec), task.distill,
         [dataset.train.labeler_inputs[i] for i in train_rows], soft[train_rows],
         seed=options.seed,
-        valid_inputs=dataset.valid.labeler_inputs if dataset.valid is not None else None,
+        valid_inputs=chosen_valid.labeler_inputs if chosen_valid is not None else None,
         valid_labels=valid_labels,
         stage=stages.stage,
     )
-    splits = _splits(dataset)
+    splits = dataset.splits
     with stages.stage("evaluation"):
-        metrics = evaluate_splits(splits, votes, kept, label_model, distilled)
+        metrics = evaluate_splits(chosen_splits, chosen_votes, kept, label_model, distilled)
     ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], dataset.train.inputs,
                          modality.describe(task, dataset))
 
     columns = [j for j in kept if j < len(found.programs)]
     kept_programs = speed_up([found.programs[j] for j in columns], columns,
-                             {n: s.inputs for n, s in _splits(dataset).items()},
+                             {n: s.inputs for n, s in splits.items()},
                              {n: r.votes for n, r in found.results.items()}, len(task.classes),
                              apply_settings(task, options),
                              modality.probe_inputs(dataset.input_spec), task.modality == "text")
@@ -276,6 +288,7 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         "label_model_choice": choice,
         "diagnostics": stats,
         "dropped": dropped,
+        "selection_data": selection,
         "metrics": metrics,
         "evidence": {
             "class_balance": evidence.class_balance(soft[train_rows].argmax(axis=1), valid_labels,
@@ -293,6 +306,7 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
               "dropped": generate.dropped_for_review(found.attempts, found.rejected, stats),
               "inputs": modality.runtime(dataset.input_spec), "choice": choice,
+              "selection": shown_summary_line(selection),
               "weights": evidence.label_model_accuracies(label_model), "per_class": evidence.per_class}
     sample = _check_sample(splits)
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()

@@ -60,14 +60,17 @@ def supplementary_request(task: Task, strategy: str, inputs: str) -> Messages:
     return system_messages(template.render(**_context(task, inputs)))
 
 
-def exemplars_text(task: Task, valid: Split, per_class: int) -> str:
-    """The first `per_class` rows of each class in valid, in file order (deterministic)."""
+def exemplar_rows(labels: np.ndarray, k: int, per_class: int) -> list[int]:
+    """The rows the exemplars strategy shows: the first `per_class` rows of each class, class by
+    class, in file order (deterministic)."""
+    return [int(i) for c in range(k) for i in np.flatnonzero(labels == c)[:per_class]]
+
+
+def exemplars_text(task: Task, split: Split, rows: list[int]) -> str:
+    """The exemplars strategy's supplementary text: `rows` of a labeled split, with their labels."""
     modality = get_modality(task.modality)
-    chosen = [
-        {"label": int(c), "text": modality.render_input(valid.inputs[i])}
-        for c in range(len(task.classes))
-        for i in np.flatnonzero(valid.labels == c)[:per_class]
-    ]
+    chosen = [{"label": int(split.labels[i]), "text": modality.render_input(split.inputs[i])}
+              for i in rows]
     return template_env("prompts").get_template("exemplars.j2").render(task=task, exemplars=chosen)
 
 

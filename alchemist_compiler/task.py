@@ -32,9 +32,11 @@ from .modality import MODALITIES
 
 Strategy = Literal["general", "description", "exemplars", "keywords", "rules"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("general", "description", "exemplars", "keywords", "rules")
-#: A public PEP 440 version that pip orders: 1.2.0, 2.0.0rc1, 1.4.post1 (no local "+..." label).
 #: distill.features: try every featurizer of the modality, keep the best on valid (features_choice.py)
 AUTO_FEATURES = "auto"
+#: data keys naming a split's file (or, for images, folder)
+SPLIT_KEYS = ("train", "valid", "test", "exemplars")
+#: A public PEP 440 version that pip orders: 1.2.0, 2.0.0rc1, 1.4.post1 (no local "+..." label).
 PUBLIC_VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 
@@ -55,6 +57,7 @@ class DataSpec(_Strict):
     train: Path
     valid: Path | None = None
     test: Path | None = None
+    exemplars: Path | None = None  # labeled rows the LLM may see; valid then chooses with all its rows
     input: str | list[str] = "text"
     label: str = "label"
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] | None = None  # .csv ",", .tsv tab
@@ -246,12 +249,13 @@ class Task(_Strict):
             self.programs.weak_labels_column
         ):
             raise ValueError("programs: count is 0 and nothing is included: no programs to run")
-        if "exemplars" in self.programs.strategies and self.programs.count > 0:
-            if self.data.valid is None and "exemplars" not in self.programs.supplementary:
-                raise ValueError(
-                    "programs.strategies: 'exemplars' needs labeled rows: add data.valid or "
-                    "programs.supplementary.exemplars, or remove 'exemplars'"
-                )
+        shows_rows = "exemplars" in self.programs.strategies and self.programs.count > 0 and (
+            "exemplars" not in self.programs.supplementary)
+        if shows_rows and self.data.valid is None and self.data.exemplars is None:
+            raise ValueError(
+                "programs.strategies: 'exemplars' needs labeled rows: add data.exemplars, "
+                "data.valid or programs.supplementary.exemplars, or remove 'exemplars'"
+            )
         return self
 
     @property
@@ -289,7 +293,7 @@ class Task(_Strict):
 def _resolve_paths(raw: dict, base: Path) -> dict:
     data = raw.get("data")
     if isinstance(data, dict):
-        for split in ("train", "valid", "test"):
+        for split in SPLIT_KEYS:
             if isinstance(data.get(split), str):
                 data[split] = str((base / data[split]).resolve())
     vision = raw.get("vision")
@@ -310,7 +314,8 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
 def _drop_exemplars_without_valid(raw: dict) -> str | None:
     """Default strategies and no labeled rows: leave out `exemplars` (it shows valid rows)."""
     data, programs = raw.get("data"), raw.get("programs", {})
-    if not isinstance(data, dict) or data.get("valid") is not None or not isinstance(programs, dict):
+    if not isinstance(data, dict) or not isinstance(programs, dict) or any(
+            data.get(labeled) is not None for labeled in ("valid", "exemplars")):
         return None
     supplementary = programs.get("supplementary")
     if "strategies" in programs or programs.get("count") == 0 or (
@@ -415,7 +420,7 @@ def _check_file(file: Path, key: str, folders: bool = False) -> None:
 
 
 def _check_files_exist(task: Task) -> None:
-    for split in ("train", "valid", "test"):
+    for split in SPLIT_KEYS:
         file = getattr(task.data, split)
         if file is not None:
             _check_file(file, f"data.{split}", MODALITIES[task.modality].reads_folders)

@@ -72,7 +72,7 @@ def main() -> int:
     stage = RecordedAnswers(task.llm, Lockfile(task.lock_path), args.task.parent / "answers", args.show)
     try:
         dataset = get_modality(task.modality).prepare(task, load_dataset(task), stage, stage.console)
-        attempts, exchanges = ask_for_programs(task, dataset, stage)
+        attempts, exchanges, _ = ask_for_programs(task, dataset, stage)
         exchanges = [*dataset.exchanges, *exchanges]  # images: the concept requests
     except LLMError as err:
         print(err, file=sys.stderr)

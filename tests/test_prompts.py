@@ -43,7 +43,10 @@ def test_supplementary_text_goes_under_its_heading(task_dir):
 
 def test_exemplars_come_from_valid_per_class_in_file_order(task_dir):
     task = load_task(task_dir / "task.yaml")
-    text = prompts.exemplars_text(task, load_dataset(task).valid, per_class=2)
+    valid = load_dataset(task).valid
+    rows = prompts.exemplar_rows(valid.labels, len(task.classes), per_class=2)
+    assert rows == [0, 1, 6, 7]
+    text = prompts.exemplars_text(task, valid, rows)
     lines = text.strip().splitlines()
     assert lines == [
         '- label 0 (ham): "love this song"',

@@ -182,8 +182,8 @@ def test_default_strategies_without_valid_leave_out_exemplars_and_say_so(task_di
 def test_explicit_exemplars_without_valid_suggest_removing_it(task_dir):
     task = base_task(programs={"count": 2, "strategies": ["general", "exemplars"]})
     del task["data"]["valid"]
-    with pytest.raises(TaskError, match="add data.valid or programs.supplementary.exemplars, "
-                                        "or remove 'exemplars'"):
+    with pytest.raises(TaskError, match="add data.exemplars, data.valid or "
+                                        "programs.supplementary.exemplars, or remove 'exemplars'"):
         load_task(write_task(task_dir, task))
 
 

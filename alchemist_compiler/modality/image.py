@@ -135,7 +135,7 @@ class ImageModality(Modality):
                 "template": clip.TEMPLATE, "zero_shot_template": clip.ZERO_SHOT_TEMPLATE}
         if vision.weights == clip.RANDOM:
             spec["warning"] = RANDOM_WARNING
-        splits = {s.name: s for s in (dataset.train, dataset.valid, dataset.test) if s is not None}
+        splits = dataset.splits
         embeddings = _embed(clip.encoder(model, vision.quantize), ImageInput(spec), splits)
         concepts, spurious, exchanges = _concepts(task, llm)
         spec |= {"class_concepts": concepts, "spurious": spurious,
@@ -149,7 +149,8 @@ class ImageModality(Modality):
             inputs=_score_dicts(head, embeddings[name], spec["concepts"]))
             for name, split in splits.items()}
         return dataclasses.replace(dataset, train=scored["train"], valid=scored.get("valid"),
-                                   test=scored.get("test"), input_spec=spec,
+                                   test=scored.get("test"), exemplars=scored.get("exemplars"),
+                                   input_spec=spec,
                                    exchanges=tuple(exchanges))
 
 
