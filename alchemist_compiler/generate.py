@@ -18,6 +18,7 @@ from .data import Dataset, Split
 from .llm import LLMStage, Request
 from .lockfile import Exchange
 from .modality import get_modality
+from .pins import pinned_programs
 from .programs.build import (
     Program,
     Rejection,
@@ -38,13 +39,15 @@ class Attempt:
 
     origin: str  # "program 3 (keywords)", "program 3 (keywords), repair 1", "mine.py"
     strategy: str
-    exchange: Exchange | None  # None for hand-written programs
+    exchange: Exchange | None  # None for hand-written and pinned programs
     result: Program | Rejection
+    slot: int | None = None  # the program slot it fills (0-based); None for hand-written ones
 
 
-def _provenance(exchange: Exchange) -> dict:
+def _provenance(exchange: Exchange, slot: int) -> dict:
     return {
         "origin": "llm",
+        "program": slot + 1,
         "model": exchange.model,
         "request_sha256": exchange.request_hash,
         "prompt_tokens": exchange.usage["prompt_tokens"],
@@ -53,16 +56,18 @@ def _provenance(exchange: Exchange) -> dict:
     }
 
 
-def _attempt(origin: str, strategy: str, exchange: Exchange) -> Attempt:
-    result = program_from_answer(exchange.response, strategy, origin, _provenance(exchange))
-    return Attempt(origin, strategy, exchange, result)
+def _attempt(origin: str, strategy: str, exchange: Exchange, slot: int) -> Attempt:
+    result = program_from_answer(exchange.response, strategy, origin, _provenance(exchange, slot))
+    return Attempt(origin, strategy, exchange, result, slot)
 
 
 def ask_for_programs(task: Task, dataset: Dataset,
                      llm: LLMStage) -> tuple[list[Attempt], list[Exchange], list[int]]:
     """One attempt per program slot, every exchange made (first-stage ones included), and the
-    rows of the labeled split (shown.shown_source) that the exemplars slots show."""
-    slots = prompts.plan_slots(task)
+    rows of the labeled split (shown.shown_source) that the exemplars slots show. A pinned slot
+    (programs.pin) takes its file and asks nothing."""
+    pins = pinned_programs(task)
+    slots = [slot for slot in prompts.plan_slots(task) if slot.index not in pins]
     inputs = get_modality(task.modality).describe(task, dataset)
     supplementary = dict(task.programs.supplementary)
     to_ask = sorted({s.strategy for s in slots} & set(prompts.ASKED_OF_LLM) - set(supplementary))
@@ -80,8 +85,9 @@ def ask_for_programs(task: Task, dataset: Dataset,
         Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy), inputs))
         for origin, slot in zip(origins, slots)
     ])
-    attempts = [_attempt(o, s.strategy, e) for o, s, e in zip(origins, slots, answers)]
-    return attempts, list(first) + answers, exemplar_rows
+    attempts = [_attempt(o, s.strategy, e, s.index) for o, s, e in zip(origins, slots, answers)]
+    attempts += [Attempt(p.origin, p.strategy, None, p.result, p.slot) for p in pins.values()]
+    return sorted(attempts, key=lambda a: a.slot), list(first) + answers, exemplar_rows
 
 
 def _repair_of(attempt: Attempt, attempts: list[Attempt]) -> str | None:
@@ -157,5 +163,5 @@ def ask_for_repairs(
         for origin, (attempt, reason, examples) in zip(origins, failed)
     ]
     answers = llm.ask_all(requests)
-    attempts = [_attempt(o, a.strategy, e) for o, (a, _, _), e in zip(origins, failed, answers)]
+    attempts = [_attempt(o, a.strategy, e, a.slot) for o, (a, _, _), e in zip(origins, failed, answers)]
     return attempts, answers

@@ -266,11 +266,13 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
                          modality.describe(task, dataset))
 
     columns = [j for j in kept if j < len(found.programs)]
-    kept_programs = speed_up([found.programs[j] for j in columns], columns,
-                             {n: s.inputs for n, s in splits.items()},
-                             {n: r.votes for n, r in found.results.items()}, len(task.classes),
-                             apply_settings(task, options),
-                             modality.probe_inputs(dataset.input_spec), task.modality == "text")
+    movable = [j for j in columns if not _pinned(found.programs[j])]  # pinned ones run as reviewed
+    faster = dict(zip(movable, speed_up(
+        [found.programs[j] for j in movable], movable, {n: s.inputs for n, s in splits.items()},
+        {n: r.votes for n, r in found.results.items()}, len(task.classes),
+        apply_settings(task, options), modality.probe_inputs(dataset.input_spec),
+        task.modality == "text")))
+    kept_programs = [faster.get(j, found.programs[j]) for j in columns]
     emitted = _emitted_programs(task, kept_programs, {s["name"]: s for s in stats})
     stems = {p.name: e.file.removesuffix(".py") for p, e in zip(kept_programs, emitted)}
     manifest = {
@@ -282,7 +284,8 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         "classes": task.class_names,
         "call_timeout_s": task.programs.call_timeout_s,
         "seed": options.seed,
-        "programs": [{"file": p.file, "strategy": p.strategy} for p in emitted],
+        "programs": [{"file": p.file, "strategy": p.strategy, "pinned": _pinned(program)}
+                     for p, program in zip(emitted, kept_programs)],
         "label_model_columns": [stems.get(names[j], names[j]) for j in kept],
         "label_model": label_model["kind"],
         "label_model_choice": choice,
@@ -307,6 +310,7 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
               "dropped": generate.dropped_for_review(found.attempts, found.rejected, stats),
               "inputs": modality.runtime(dataset.input_spec), "choice": choice,
               "selection": shown_summary_line(selection),
+              "pinned": [e.file for e, p in zip(emitted, kept_programs) if _pinned(p)],
               "weights": evidence.label_model_accuracies(label_model), "per_class": evidence.per_class}
     sample = _check_sample(splits)
     check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
@@ -380,13 +384,21 @@ def _emitted_programs(task: Task, programs: list[Program], stats: dict) -> list[
     return emitted
 
 
+def _pinned(program: Program) -> bool:
+    return program.provenance.get("origin") == "pinned"
+
+
 def _provenance_lines(program: Program, s: dict) -> list[str]:
     p = program.provenance
-    if p.get("origin") == "llm":
+    if p.get("origin") == "llm":  # pins.WRITTEN reads the first line back
         origin = [
-            f"Written by {p['model']} (strategy: {program.strategy}); request sha256 {p['request_sha256'][:16]}.",
+            (f"Written by {p['model']} as program {p['program']} (strategy: {program.strategy}); "
+             f"request sha256 {p['request_sha256'][:16]}."),
             f"Tokens: {p['prompt_tokens']} prompt + {p['completion_tokens']} completion; cost ${p['cost_usd']:.6f}.",
         ]
+    elif _pinned(program):
+        origin = [f"Pinned (programs.pin: {p['file']}): kept as reviewed; its slot asks the LLM nothing.",
+                  p["written"]]
     else:
         origin = [f"Hand-written: {p['origin']}."]
     changed = [f"Changed by Alchemist: {'; '.join(program.changes)}."] if program.changes else []

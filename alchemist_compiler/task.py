@@ -102,6 +102,7 @@ class ProgramsSpec(_Strict):
     supplementary: dict[Strategy, str] = {}
     min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.10
     include: list[Path] = []
+    pin: list[Path] = []  # reviewed program files that keep their slots (pins.py)
     repair_rounds: Annotated[int, Field(ge=0)] = 1
     weak_labels_column: str | None = None
     exemplars_per_class: Annotated[int, Field(ge=0)] = 3
@@ -304,10 +305,11 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
                                            or value.endswith(".json")):
                 vision[key] = str((base / value).resolve())
     programs = raw.get("programs")
-    if isinstance(programs, dict) and isinstance(programs.get("include"), list):
-        programs["include"] = [
-            str((base / p).resolve()) if isinstance(p, str) else p for p in programs["include"]
-        ]
+    for key in ("include", "pin"):
+        if isinstance(programs, dict) and isinstance(programs.get(key), list):
+            programs[key] = [
+                str((base / p).resolve()) if isinstance(p, str) else p for p in programs[key]
+            ]
     return raw
 
 
@@ -424,8 +426,9 @@ def _check_files_exist(task: Task) -> None:
         file = getattr(task.data, split)
         if file is not None:
             _check_file(file, f"data.{split}", MODALITIES[task.modality].reads_folders)
-    for i, file in enumerate(task.programs.include):
-        _check_file(file, f"programs.include.{i}")
+    for key in ("include", "pin"):
+        for i, file in enumerate(getattr(task.programs, key)):
+            _check_file(file, f"programs.{key}.{i}")
     if task.vision is not None and task.vision.weights != "random":
         _check_file(Path(task.vision.weights), "vision.weights", folders=True)
     if task.vision is not None and task.vision.model.endswith(".json"):

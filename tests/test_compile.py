@@ -63,7 +63,7 @@ def test_package_layout_and_manifest_hashes(youtube_labeler):
 
 def test_program_files_carry_provenance(youtube_labeler):
     first = next((youtube_labeler / "src" / IMPORT_NAME / "programs").glob("p01_*.py")).read_text()
-    assert "Written by gpt-4o-mini (strategy: general); request sha256" in first
+    assert "Written by gpt-4o-mini as program 1 (strategy: general); request sha256" in first
     assert "Train coverage" in first and "def label(" in first
 
 
