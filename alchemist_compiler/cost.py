@@ -7,17 +7,22 @@ from .llm import LLMStage, cost_of, estimate_tokens
 from .lockfile import Exchange
 from .modality import get_modality
 from .prompts import zero_shot_prompt
-from .task import Task
+from .task import LLMSpec, Task
 
 ZERO_SHOT_COMPLETION_TOKENS = 2  # a class index and an end token
 
 
-def cost_ledger(task: Task, exchanges: list[Exchange], train_inputs: list, inputs: str) -> dict:
-    """Tokens and USD of every exchange used, and the estimate for labeling each train row
-    (`inputs`: the prompt's description of the input; the modality estimates each row)."""
-    prompt_tokens = sum(e.usage["prompt_tokens"] for e in exchanges)
-    completion_tokens = sum(e.usage["completion_tokens"] for e in exchanges)
-    ours = cost_of(task.llm, prompt_tokens, completion_tokens)
+def cost_ledger(task: Task, exchanges: list[Exchange], source_of: dict[str, int],
+                train_inputs: list, inputs: str) -> dict:
+    """Tokens and USD of every exchange used, in all and by LLM source (`source_of`: request
+    hash -> index into task.sources; each source at its own prices), and the estimate for labeling
+    each train row with the primary source (`inputs`: the prompt's description of the input; the
+    modality estimates each row)."""
+    by_source = [_source_ledger(spec, [e for e in exchanges if source_of.get(e.request_hash, 0) == i])
+                 for i, spec in enumerate(task.sources)]
+    prompt_tokens = sum(s["prompt_tokens"] for s in by_source)
+    completion_tokens = sum(s["completion_tokens"] for s in by_source)
+    ours = sum(s["cost_usd"] for s in by_source)
     modality = get_modality(task.modality)
 
     def row_prompt_tokens(rendered: str) -> int:
@@ -40,7 +45,18 @@ def cost_ledger(task: Task, exchanges: list[Exchange], train_inputs: list, input
             "cost_usd": round(zero_shot, 8),
         },
         "ratio": round(zero_shot / ours, 2) if ours > 0 else None,
+        "by_source": by_source,
     }
+
+
+def _source_ledger(spec: LLMSpec, exchanges: list[Exchange]) -> dict:
+    """One source's requests, tokens and USD at its prices."""
+    prompt_tokens = sum(e.usage["prompt_tokens"] for e in exchanges)
+    completion_tokens = sum(e.usage["completion_tokens"] for e in exchanges)
+    return {"source": spec.label, "model": spec.model, "price_per_1k": spec.price_per_1k.model_dump(),
+            "requests": len(exchanges), "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": round(cost_of(spec, prompt_tokens, completion_tokens), 8)}
 
 
 def run_spending(llm: LLMStage) -> dict:

@@ -42,12 +42,14 @@ class Attempt:
     exchange: Exchange | None  # None for hand-written and pinned programs
     result: Program | Rejection
     slot: int | None = None  # the program slot it fills (0-based); None for hand-written ones
+    source: int = 0  # the LLM source that wrote it (an index into task.sources)
 
 
-def _provenance(exchange: Exchange, slot: int) -> dict:
+def _provenance(exchange: Exchange, slot: int, source: str) -> dict:
     return {
         "origin": "llm",
         "program": slot + 1,
+        "source": source,
         "model": exchange.model,
         "request_sha256": exchange.request_hash,
         "prompt_tokens": exchange.usage["prompt_tokens"],
@@ -56,9 +58,11 @@ def _provenance(exchange: Exchange, slot: int) -> dict:
     }
 
 
-def _attempt(origin: str, strategy: str, exchange: Exchange, slot: int) -> Attempt:
-    result = program_from_answer(exchange.response, strategy, origin, _provenance(exchange, slot))
-    return Attempt(origin, strategy, exchange, result, slot)
+def _attempt(task: Task, origin: str, strategy: str, exchange: Exchange, slot: int,
+             source: int) -> Attempt:
+    provenance = _provenance(exchange, slot, task.sources[source].label)
+    result = program_from_answer(exchange.response, strategy, origin, provenance)
+    return Attempt(origin, strategy, exchange, result, slot, source)
 
 
 def ask_for_programs(task: Task, dataset: Dataset,
@@ -82,10 +86,12 @@ def ask_for_programs(task: Task, dataset: Dataset,
         supplementary["exemplars"] = prompts.exemplars_text(task, labeled, exemplar_rows)
     origins = [f"program {s.index + 1} ({s.strategy})" for s in slots]
     answers = llm.ask_all([
-        Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy), inputs))
+        Request(origin, prompts.program_request(task, slot, supplementary.get(slot.strategy), inputs),
+                slot.source)
         for origin, slot in zip(origins, slots)
     ])
-    attempts = [_attempt(o, s.strategy, e, s.index) for o, s, e in zip(origins, slots, answers)]
+    attempts = [_attempt(task, o, s.strategy, e, s.index, s.source)
+                for o, s, e in zip(origins, slots, answers)]
     attempts += [Attempt(p.origin, p.strategy, None, p.result, p.slot) for p in pins.values()]
     return sorted(attempts, key=lambda a: a.slot), list(first) + answers, exemplar_rows
 
@@ -159,9 +165,11 @@ def ask_for_repairs(
     origins = [f"{attempt.origin}, repair {round_number}" for attempt, _, _ in failed]
     requests = [
         Request(origin, prompts.repair_request(
-            task, attempt.exchange.messages, attempt.exchange.response, reason, examples))
+            task, attempt.exchange.messages, attempt.exchange.response, reason, examples),
+            attempt.source)
         for origin, (attempt, reason, examples) in zip(origins, failed)
     ]
     answers = llm.ask_all(requests)
-    attempts = [_attempt(o, a.strategy, e, a.slot) for o, (a, _, _), e in zip(origins, failed, answers)]
+    attempts = [_attempt(task, o, a.strategy, e, a.slot, a.source)
+                for o, (a, _, _), e in zip(origins, failed, answers)]
     return attempts, answers

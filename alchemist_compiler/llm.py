@@ -5,6 +5,9 @@ timeouts and dropped connections are retried up to `llm.max_retries` times (the 
 retry-after, else exponential backoff), each retry printed above the progress bar. A server that
 cannot be reached at all (connection refused, unknown host) gets one quick retry, then an error
 naming the base_url; other HTTP errors (401, 404, ...) fail at once.
+
+A task may name several sources (task.yaml's `llm` as a list): each request says which one answers
+it (`Request.source`), with that source's model, parameters, server, key and prices.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Request:
 
     purpose: str
     messages: Messages
+    source: int = 0  # the LLM source that answers it (an index into the stage's specs)
 
 
 def estimate_tokens(text: str) -> int:
@@ -47,6 +51,11 @@ def estimate_tokens(text: str) -> int:
 def cost_of(spec: LLMSpec, prompt_tokens: int, completion_tokens: int) -> float:
     price = spec.price_per_1k
     return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1000
+
+
+def params_of(spec: LLMSpec) -> dict:
+    """The request parameters that shape an answer (part of its hash)."""
+    return {"temperature": spec.temperature, "max_tokens": spec.max_tokens}
 
 
 def _retry_after(err) -> float | None:
@@ -88,16 +97,16 @@ class LLMStage:
     Counts what this run took from the lock and what it fetched (`from_lock`, `fetched`).
     """
 
-    def __init__(self, spec: LLMSpec, lock: Lockfile, *, offline: bool = False,
+    def __init__(self, spec: LLMSpec | list[LLMSpec], lock: Lockfile, *, offline: bool = False,
                  show_progress: bool = False, console: Console | None = None):
-        self.spec = spec
+        self.specs = spec if isinstance(spec, list) else [spec]
         self.lock = lock
         self.offline = offline
         self.show_progress = show_progress
         self.console = console or Console(stderr=True)
-        self.params = {"temperature": spec.temperature, "max_tokens": spec.max_tokens}
         self.from_lock: set[str] = set()  # request hashes answered by the lock in this run
         self.fetched: dict[str, Exchange] = {}  # answers fetched in this run
+        self.source_of: dict[str, int] = {}  # request hash -> the source asked, in this run
         self._unreachable: LLMError | None = None  # set once: later requests fail at once
         self._unreachable_lock = threading.Lock()
 
@@ -108,26 +117,32 @@ class LLMStage:
 
     def ask_all(self, requests: Sequence[Request]) -> list[Exchange]:
         """Answers in request order; missing ones are fetched concurrently, then recorded."""
-        keys = [request_hash(self.spec.model, r.messages, self.params) for r in requests]
+        keys = [self._key(r) for r in requests]
+        self.source_of |= {k: r.source for k, r in zip(keys, requests)}
         missing = [(k, r) for k, r in dict(zip(keys, requests)).items() if not self.lock.get(k)]
         self.from_lock |= set(keys) - {k for k, _ in missing} - set(self.fetched)
-        if missing:
-            self._fetch(missing)
-        return [self.lock.get(k) for k in keys]
-
-    def _fetch(self, missing: list[tuple[str, Request]]) -> None:
-        if self.offline:
+        if missing and self.offline:
             raise LLMError(
                 f"--offline: {len(missing)} request(s) are not in {self.lock.path.name} "
                 f"(first: {missing[0][1].purpose})"
             )
-        client = self._client()
-        columns = (TextColumn(f"asking {self.spec.model}"), BarColumn(), MofNCompleteColumn(),
+        for source in sorted({r.source for _, r in missing}):
+            self._fetch([(k, r) for k, r in missing if r.source == source], self.specs[source])
+        return [self.lock.get(k) for k in keys]
+
+    def _key(self, request: Request) -> str:
+        spec = self.specs[request.source]
+        return request_hash(spec.model, request.messages, params_of(spec))
+
+    def _fetch(self, missing: list[tuple[str, Request]], spec: LLMSpec) -> None:
+        """Ask one source for the missing answers, concurrently; record those that arrive."""
+        client = self._client(spec)
+        columns = (TextColumn(f"asking {spec.label}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, disable=not self.show_progress, transient=True,
                       console=self.console) as progress:
             bar = progress.add_task("llm", total=len(missing))
-            with ThreadPoolExecutor(self.spec.concurrency) as pool:
+            with ThreadPoolExecutor(spec.concurrency) as pool:
                 futures = [pool.submit(self._ask, client, k, r, progress) for k, r in missing]
                 for future in futures:
                     future.add_done_callback(lambda _: progress.advance(bar))
@@ -144,53 +159,58 @@ class LLMStage:
         if failures:
             raise failures[0]
 
-    def _client(self):
+    def _client(self, spec: LLMSpec):
         import openai
 
-        api_key = os.environ.get(self.spec.api_key_env)
+        api_key = os.environ.get(spec.api_key_env)
         if not api_key:
             raise LLMError(
-                f"llm.api_key_env: environment variable {self.spec.api_key_env} is not set"
+                f"{self._key_name(spec)}.api_key_env: environment variable {spec.api_key_env} is not set"
             )
         return openai.OpenAI(
             api_key=api_key,
-            base_url=self.spec.base_url or os.environ.get("OPENAI_BASE_URL") or None,
+            base_url=spec.base_url or os.environ.get("OPENAI_BASE_URL") or None,
             max_retries=0,  # retried here, where each retry can be shown
-            timeout=self.spec.timeout_s,
+            timeout=spec.timeout_s,
         )
+
+    def _key_name(self, spec: LLMSpec) -> str:
+        """The source's key in task.yaml: llm, or llm.N among several."""
+        return "llm" if len(self.specs) == 1 else f"llm.{self.specs.index(spec)}"
 
     def _ask(self, client, key: str, request: Request, progress: Progress) -> Exchange:
         """One request, retried as the module docstring says."""
         import openai
 
+        spec = self.specs[request.source]
         retry = 0
         while True:
             if self._unreachable is not None:
                 raise self._unreachable
             try:
                 completion = client.chat.completions.create(
-                    model=self.spec.model, messages=list(request.messages), **self.params
+                    model=spec.model, messages=list(request.messages), **params_of(spec)
                 )
                 return self._record(key, request, completion)
             except (openai.APIStatusError, openai.APIConnectionError) as err:
                 failure = err
-            delay = self._retry_delay(failure, retry)
+            delay = self._retry_delay(failure, retry, spec)
             if delay is None:
                 raise self._final_error(failure, request, retry, client.base_url)
             retry += 1
             if self.show_progress:
                 progress.console.print(
-                    f"[yellow]retry {retry} of {self._retries_allowed(failure)}[/] for "
+                    f"[yellow]retry {retry} of {self._retries_allowed(failure, spec)}[/] for "
                     f"{request.purpose}: {_describe(failure)}, waiting {delay:.1f} s"
                 )
             time.sleep(delay)
 
-    def _retries_allowed(self, err) -> int:
-        return min(1, self.spec.max_retries) if _unreachable(err) else self.spec.max_retries
+    def _retries_allowed(self, err, spec: LLMSpec) -> int:
+        return min(1, spec.max_retries) if _unreachable(err) else spec.max_retries
 
-    def _retry_delay(self, err, retry: int) -> float | None:
+    def _retry_delay(self, err, retry: int, spec: LLMSpec) -> float | None:
         """Seconds to wait before retrying, or None when this error is final."""
-        if retry >= self._retries_allowed(err) or not _retried(err):
+        if retry >= self._retries_allowed(err, spec) or not _retried(err):
             return None
         if _unreachable(err):
             return UNREACHABLE_RETRY_S
@@ -201,7 +221,8 @@ class LLMStage:
         if _unreachable(err):
             with self._unreachable_lock:
                 self._unreachable = self._unreachable or LLMError(
-                    f"cannot reach the LLM server at {base_url} (llm.base_url): {err.__cause__}"
+                    f"cannot reach the LLM server at {base_url} "
+                    f"({self._key_name(self.specs[request.source])}.base_url): {err.__cause__}"
                 )
             return self._unreachable
         return LLMError(
@@ -211,6 +232,7 @@ class LLMStage:
 
     def _record(self, key: str, request: Request, completion) -> Exchange:
         """The exchange to lock: the answer, its token usage (estimated if not reported), its cost."""
+        spec = self.specs[request.source]
         text = completion.choices[0].message.content or ""
         usage = completion.usage
         prompt_tokens = usage.prompt_tokens if usage else sum(
@@ -219,12 +241,12 @@ class LLMStage:
         completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
         return Exchange(
             request_hash=key,
-            model=self.spec.model,
+            model=spec.model,
             messages=list(request.messages),
-            params=self.params,
+            params=params_of(spec),
             response=text,
             usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
-            cost=round(cost_of(self.spec, prompt_tokens, completion_tokens), 8),
+            cost=round(cost_of(spec, prompt_tokens, completion_tokens), 8),
         )
 
 

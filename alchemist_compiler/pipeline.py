@@ -223,7 +223,7 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     for note in task.notes + dataset.notes:
         console.print(f"[yellow]note:[/] {note}")
     modality = get_modality(task.modality)
-    llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=options.offline,
+    llm = LLMStage(task.sources, Lockfile(task.lock_path), offline=options.offline,
                    show_progress=options.show_progress, console=console)
     dataset = modality.prepare(task, dataset, llm, console)  # images: concepts and scores
 
@@ -262,8 +262,8 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     splits = dataset.splits
     with stages.stage("evaluation"):
         metrics = evaluate_splits(chosen_splits, chosen_votes, kept, label_model, distilled)
-    ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], dataset.train.inputs,
-                         modality.describe(task, dataset))
+    ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], llm.source_of,
+                         dataset.train.inputs, modality.describe(task, dataset))
 
     columns = [j for j in kept if j < len(found.programs)]
     movable = [j for j in columns if not _pinned(found.programs[j])]  # pinned ones run as reviewed
@@ -284,7 +284,8 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         "classes": task.class_names,
         "call_timeout_s": task.programs.call_timeout_s,
         "seed": options.seed,
-        "programs": [{"file": p.file, "strategy": p.strategy, "pinned": _pinned(program)}
+        "programs": [{"file": p.file, "strategy": p.strategy, "pinned": _pinned(program),
+                      "source": program.provenance.get("source")}
                      for p, program in zip(emitted, kept_programs)],
         "label_model_columns": [stems.get(names[j], names[j]) for j in kept],
         "label_model": label_model["kind"],
@@ -384,6 +385,12 @@ def _emitted_programs(task: Task, programs: list[Program], stats: dict) -> list[
     return emitted
 
 
+def _writer(provenance: dict) -> str:
+    """The LLM source that wrote a program: its model, or its name and model."""
+    source, model = provenance["source"], provenance["model"]
+    return model if source == model else f"{source} ({model})"
+
+
 def _pinned(program: Program) -> bool:
     return program.provenance.get("origin") == "pinned"
 
@@ -392,7 +399,7 @@ def _provenance_lines(program: Program, s: dict) -> list[str]:
     p = program.provenance
     if p.get("origin") == "llm":  # pins.WRITTEN reads the first line back
         origin = [
-            (f"Written by {p['model']} as program {p['program']} (strategy: {program.strategy}); "
+            (f"Written by {_writer(p)} as program {p['program']} (strategy: {program.strategy}); "
              f"request sha256 {p['request_sha256'][:16]}."),
             f"Tokens: {p['prompt_tokens']} prompt + {p['completion_tokens']} completion; cost ${p['cost_usd']:.6f}.",
         ]

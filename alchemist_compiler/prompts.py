@@ -32,16 +32,33 @@ Messages = tuple[dict, ...]
 
 @dataclass(frozen=True)
 class Slot:
-    """One program to ask for: its position and the supplementary strategy it uses."""
+    """One program to ask for: its position, the supplementary strategy it uses, and the LLM
+    source (an index into task.sources) that writes it."""
 
     index: int
     strategy: str
+    source: int = 0
 
 
 def plan_slots(task: Task) -> list[Slot]:
-    """Slots cycle through the configured strategies for diversity."""
+    """Slots cycle through the configured strategies for diversity, and are shared among the
+    LLM sources by their `share`."""
     strategies = task.programs.strategies
-    return [Slot(i, strategies[i % len(strategies)]) for i in range(task.programs.count)]
+    sources = slot_sources([s.share for s in task.sources], task.programs.count)
+    return [Slot(i, strategies[i % len(strategies)], sources[i]) for i in range(task.programs.count)]
+
+
+def slot_sources(shares: list[float], count: int) -> list[int]:
+    """The source of each slot, by smooth weighted round robin: slot i goes to the source furthest
+    below its share of the first i + 1 slots (ties to the earlier source). A slot's source does
+    not depend on `count`, so raising it leaves the earlier slots' requests as they were."""
+    total, given, chosen = sum(shares), [0] * len(shares), []
+    for i in range(count):
+        behind = [(i + 1) * share / total - given[s] for s, share in enumerate(shares)]
+        source = max(range(len(shares)), key=lambda s: (behind[s], -s))
+        given[source] += 1
+        chosen.append(source)
+    return chosen
 
 
 def system_messages(user: str) -> Messages:

@@ -59,6 +59,10 @@ def print_llm_cost(console: Console, ledger: dict, spending: dict) -> None:
             f"{ledger['completion_tokens']} tokens, ${ledger['cost_usd']:.4f}{ratio} "
             f"(estimated ${ledger['zero_shot']['cost_usd']:.4f})"
         )
+    sources = ledger.get("by_source", [])
+    if len(sources) > 1:
+        console.print("by source: " + "; ".join(
+            f"{s['source']} {s['requests']} requests, ${s['cost_usd']:.4f}" for s in sources))
     if spending["lock_answers"]:
         console.print(f"{spending['lock_file']}: {spending['lock_answers']} answers, "
                       f"${spending['lock_cost_usd']:.4f} in all")

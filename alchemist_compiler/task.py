@@ -93,6 +93,13 @@ class LLMSpec(_Strict):
     timeout_s: Annotated[float, Field(gt=0)] = 60.0
     max_retries: Annotated[int, Field(ge=0)] = 5
     concurrency: Annotated[int, Field(gt=0)] = 4
+    name: Annotated[str, Field(min_length=1)] | None = None  # in headers and the ledger; default: model
+    share: Annotated[float, Field(gt=0)] = 1.0  # of the program slots, when llm is a list of sources
+
+    @property
+    def label(self) -> str:
+        """What program headers, the manifest and the cost ledger call this source."""
+        return self.name or self.model
 
 
 class ProgramsSpec(_Strict):
@@ -175,7 +182,8 @@ class Task(_Strict):
     modality: str = "text"
     classes: Annotated[list[ClassSpec], Field(min_length=2)]
     data: DataSpec
-    llm: LLMSpec = LLMSpec()
+    #: task.yaml's `llm`: one source (a mapping) or several (a list); the first is the primary
+    sources: Annotated[list[LLMSpec], Field(alias="llm", min_length=1)] = [LLMSpec()]
     programs: ProgramsSpec = ProgramsSpec()
     label_model: LabelModelSpec = LabelModelSpec()
     distill: DistillSpec = DistillSpec()
@@ -183,6 +191,27 @@ class Task(_Strict):
     engine: EngineSpec = EngineSpec()
     _path: Path = PrivateAttr()
     _notes: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _one_source_is_a_mapping(cls, llm: Any) -> Any:
+        return [llm] if isinstance(llm, dict) else llm
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_have_their_own_labels(cls, sources: list[LLMSpec]) -> list[LLMSpec]:
+        labels = [s.label for s in sources]
+        twice = next((i for i, label in enumerate(labels) if label in labels[:i]), None)
+        if twice is not None:
+            raise ValueError(f"sources {labels.index(labels[twice])} and {twice} are both called "
+                             f"{labels[twice]!r}; give each a name")
+        return sources
+
+    @property
+    def llm(self) -> LLMSpec:
+        """The primary source: first-stage questions, image concepts, the baseline, the
+        zero-shot estimate."""
+        return self.sources[0]
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -341,11 +370,16 @@ def _known_keys(loc: tuple) -> list[str]:
     model: type[_Strict] | None = Task
     for part in loc[:-1]:
         if isinstance(part, str):
-            field = model.model_fields.get(part)
+            field = _fields_by_key(model).get(part)
             model = _submodel(field.annotation) if field is not None else None
         if model is None:
             return []
-    return list(model.model_fields)
+    return list(_fields_by_key(model))
+
+
+def _fields_by_key(model: type[_Strict]) -> dict:
+    """A section's fields by their task.yaml key (the alias, where there is one)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
 
 
 def _shown(value: Any) -> str:
@@ -369,10 +403,14 @@ def _message(error: dict) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-def _format_validation_error(err: ValidationError) -> str:
+def _format_validation_error(err: ValidationError, one_source: bool) -> str:
+    """`one_source`: llm is a mapping, so its errors say llm.model, not llm.0.model."""
     messages = []
     for error in err.errors():
-        key = ".".join(str(part) for part in error["loc"])
+        loc = error["loc"]
+        if one_source and loc[:2] == ("llm", 0):
+            loc = ("llm", *loc[2:])
+        key = ".".join(str(part) for part in loc)
         messages.append(f"{key}: {_message(error)}" if key else _message(error))
     count = f"{len(messages)} errors: " if len(messages) > 1 else ""
     return count + "; ".join(messages)
@@ -405,7 +443,8 @@ def load_task(path: str | Path) -> Task:
     try:
         task = Task.model_validate(_resolve_paths(raw, path.parent))
     except ValidationError as err:
-        raise TaskError(f"{path.name}: {_format_validation_error(err)}") from None
+        message = _format_validation_error(err, one_source=isinstance(raw.get("llm"), dict))
+        raise TaskError(f"{path.name}: {message}") from None
     task._path = path
     task._notes = (note,) if note else ()
     _check_files_exist(task)

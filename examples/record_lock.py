@@ -44,11 +44,11 @@ class _Answer:
 class RecordedAnswers(LLMStage):
     """Answers every request from examples/<name>/answers/ instead of an endpoint."""
 
-    def __init__(self, spec, lock, folder: Path, show: bool):
-        super().__init__(spec.model_copy(update={"concurrency": 1}), lock)
+    def __init__(self, specs, lock, folder: Path, show: bool):
+        super().__init__([s.model_copy(update={"concurrency": 1}) for s in specs], lock)
         self.folder, self.show = folder, show
 
-    def _client(self):
+    def _client(self, spec):
         return None
 
     def _ask(self, client, key: str, request: Request, progress=None):
@@ -69,7 +69,7 @@ def main() -> int:
     args = parser.parse_args()
     task = load_task(args.task)
     task.lock_path.unlink(missing_ok=True)
-    stage = RecordedAnswers(task.llm, Lockfile(task.lock_path), args.task.parent / "answers", args.show)
+    stage = RecordedAnswers(task.sources, Lockfile(task.lock_path), args.task.parent / "answers", args.show)
     try:
         dataset = get_modality(task.modality).prepare(task, load_dataset(task), stage, stage.console)
         attempts, exchanges, _ = ask_for_programs(task, dataset, stage)
