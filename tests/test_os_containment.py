@@ -196,11 +196,10 @@ def test_a_program_cannot_poison_another(poison):
 def test_no_connection_leaves_a_program(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        connector = textwrap.dedent(f"""
+        connector = textwrap.dedent("""
             def label(x):
-                socket = __escape__()["os"].sys.modules.get("socket")
                 libc = __escape__()["libc"]
-                return 0 if libc.socket(2, 1, 0) == -1 else 1
+                return 0 if libc.socket(2, 1, 0) == -1 else 1  # AF_INET, SOCK_STREAM
         """)
         walker = ESCAPE_TO_OS + (
             "\ndef label(x):\n    s = _os()['__builtins__']['__import__']('socket')\n"
@@ -278,7 +277,6 @@ def test_unconfined_workers_are_refused_unless_allowed():
 
 
 def test_compile_refuses_unconfined_programs_unless_allowed(tmp_path, monkeypatch):
-    import functools
 
     from click.testing import CliRunner
     from conftest import HAM, SPAM as SPAM_TEXTS, base_task, rows_of, write_jsonl, write_task
