@@ -58,8 +58,12 @@ _EXIT_GRACE_S = 1.0  # for workers to exit by themselves on close()
 _CALL_GRACE_S = 0.5  # scheduling slack on top of call_timeout before a call is killed
 _MIN_LOAD_BUDGET_S = 1.0
 _MAX_TICK_S = 0.05
-BUDGET_BASE_S = 30.0  # default time budget per program and apply(): this ...
-BUDGET_PER_ROW_S = 0.001  # ... plus this per row
+# Default time budget per program and apply(): this plus BUDGET_PER_ROW_S per row. Wall-clock
+# labeling time grows with the machine's load: the budget is generous (typical programs take
+# microseconds a row), so that it stops runaway programs without making a loaded compile drop
+# healthy ones.
+BUDGET_BASE_S = 60.0
+BUDGET_PER_ROW_S = 0.005
 _ROW_ENCODER = json.JSONEncoder(ensure_ascii=True)
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
