@@ -509,9 +509,10 @@ class ProgramPool:
         warnings.warn(f"{message}; they run WITHOUT OS-level containment", stacklevel=2)
 
     def _next_chunk(self, column: _Column, job: _Job) -> None:
-        if self._given_up(column, job):
+        given_up = self._given_up(column, job)
+        if given_up:
             self._discard(column)
-        if column.next_row >= column.stop or self._given_up(column, job):
+        if given_up or column.next_row >= column.stop:
             self._finish(column, job)
             return
         start, stop = column.next_row, min(column.next_row + self._chunk_size, column.stop)
