@@ -8,7 +8,7 @@ programs that never vote, and exact duplicates (identical train votes as an earl
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,10 @@ MIN_VALID_VOTES = 5
 
 @dataclass(frozen=True)
 class ProgramStats:
+    """One column of the vote matrix (a program or a precomputed weak label), and why it was
+    dropped (None: kept)."""
+
+    name: str
     coverage: float  # share of train rows with a vote
     overlap: float  # share of train rows where it votes and another column votes too
     conflict: float  # share of train rows where it votes and another column votes differently
@@ -27,9 +31,11 @@ class ProgramStats:
     invalid: int
     valid_accuracy: float | None  # accuracy on valid rows where it votes
     valid_votes: int
+    dropped: str | None = None
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    @property
+    def kept(self) -> bool:
+        return self.dropped is None
 
 
 def column_stats(L: np.ndarray, j: int) -> dict:
@@ -93,7 +99,7 @@ def diagnose(
     min_coverage: float,
     k: int,
     stopped: list[str | None] | None = None,
-) -> list[dict]:
+) -> list[ProgramStats]:
     """Stats of every column, with `dropped`: None for kept columns, else the reason.
 
     `failures` holds exception/timeout/invalid counts of the program columns (the first ones);
@@ -104,6 +110,7 @@ def diagnose(
         is_program = j < len(load_errors)
         accuracy, votes = accuracy_where_voted(L_valid[:, j], valid_labels) if L_valid is not None else (None, 0)
         stats = ProgramStats(
+            name=name,
             **column_stats(L_train, j),
             **{kind: int(counts[j]) if is_program else 0 for kind, counts in failures.items()},
             valid_accuracy=accuracy,
@@ -119,5 +126,5 @@ def diagnose(
             reason = f"failed to load: {load_errors[j]}"
         if reason is None:
             kept.append(j)
-        rows.append({"name": name, **stats.as_dict(), "dropped": reason})
+        rows.append(replace(stats, dropped=reason))
     return rows

@@ -21,7 +21,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from .analysis import ProgramStats
+from .artifacts import to_json
+from .manifest import Manifest
 from .outdir import GENERATOR
+from .programs.build import Program
 from .resources import RUNTIME, template_env
 from .task import Task
 
@@ -36,7 +40,49 @@ class EmittedProgram:
     file: str  # pNN_<name>.py
     strategy: str
     source: str  # full file text, header included
-    stats: dict
+    stats: ProgramStats
+    pinned: bool  # programs.pin: kept as reviewed
+    writer: str | None  # the LLM source that wrote it
+
+
+def emitted_programs(task: Task, programs: list[Program], stats: list[ProgramStats]) -> list[EmittedProgram]:
+    """The kept programs' files, numbered in order, each with its provenance header."""
+    by_name = {s.name: s for s in stats}
+    emitted = []
+    for index, program in enumerate(programs, start=1):
+        s = by_name[program.name]
+        file, text = program_file(task, index, program.name, program.source, _provenance_lines(program, s))
+        emitted.append(EmittedProgram(file, program.strategy, text, s, is_pinned(program),
+                                      program.provenance.get("source")))
+    return emitted
+
+
+def is_pinned(program: Program) -> bool:
+    return program.provenance.get("origin") == "pinned"
+
+
+def _writer(provenance: dict) -> str:
+    """The LLM source that wrote a program: its model, or its name and model."""
+    source, model = provenance["source"], provenance["model"]
+    return model if source == model else f"{source} ({model})"
+
+
+def _provenance_lines(program: Program, s: ProgramStats) -> list[str]:
+    p = program.provenance
+    if p.get("origin") == "llm":  # pins.WRITTEN reads the first line back
+        origin = [
+            (f"Written by {_writer(p)} as program {p['program']} (strategy: {program.strategy}); "
+             f"request sha256 {p['request_sha256'][:16]}."),
+            f"Tokens: {p['prompt_tokens']} prompt + {p['completion_tokens']} completion; cost ${p['cost_usd']:.6f}.",
+        ]
+    elif is_pinned(program):
+        origin = [f"Pinned (programs.pin: {p['file']}): kept as reviewed; its slot asks the LLM nothing.",
+                  p["written"]]
+    else:
+        origin = [f"Hand-written: {p['origin']}."]
+    changed = [f"Changed by Alchemist: {'; '.join(program.changes)}."] if program.changes else []
+    accuracy = "n/a" if s.valid_accuracy is None else f"{s.valid_accuracy:.3f} on {s.valid_votes} votes"
+    return origin + changed + [f"Train coverage {s.coverage:.3f}; valid accuracy {accuracy}."]
 
 
 def program_file(task: Task, index: int, name: str, source: str, provenance_lines: list[str]) -> tuple[str, str]:
@@ -89,17 +135,17 @@ def write_package(
     programs: list[EmittedProgram],
     label_model: dict,
     model: onnx.ModelProto,
-    manifest: dict,
+    manifest: Manifest,
     readme_context: dict,
     previous: dict | None = None,
-) -> Path:
-    """The package source tree under `root`; returns the import package's folder.
+) -> dict:
+    """The package source tree under `root`; returns manifest.json as written.
 
     `previous`: the manifest of the labeler this one replaces (its version and content digest).
     """
     env = template_env("package")
     package = root / "src" / task.import_name
-    dependencies = DEPENDENCIES + tuple(manifest["featurizer"]["dependencies"])
+    dependencies = DEPENDENCIES + tuple(manifest.featurizer["dependencies"])
     context = {"task": task, "version": "0", "dependencies": dependencies,  # version: once content is known
                "column": _column_shown(task.data.input)}
     _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
@@ -116,14 +162,14 @@ def write_package(
     context["version"] = labeler_version(task.version, content, previous)
     _write(root / "pyproject.toml", env.get_template("pyproject.toml.j2").render(**context))
     _write(package / "__init__.py", env.get_template("__init__.py.j2").render(**context))
-    manifest = {**manifest, "generator": GENERATOR, "version": context["version"],
-                "content_sha256": content, "artifacts": _artifacts(package)}
-    _write(package / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    written = {**to_json(manifest), "generator": GENERATOR, "version": context["version"],
+               "content_sha256": content, "artifacts": _artifacts(package)}
+    _write(package / "manifest.json", json.dumps(written, indent=1, sort_keys=True) + "\n")
     readme = env.get_template("README.md.j2").render(
-        **context, programs=programs, **readme_context
+        **context, programs=programs, metrics=manifest.metrics, cost=manifest.cost, **readme_context
     )
     _write(root / "README.md", readme)
-    return package
+    return written
 
 
 def _column_shown(column: str | list[str]) -> str:

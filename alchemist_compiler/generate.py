@@ -1,4 +1,5 @@
-"""Asking the LLM for programs: the conversation that links prompts, the LLM and vetting.
+"""Asking the LLM for programs: the conversation that links prompts, the LLM and vetting, and
+the bookkeeping of every candidate program (`Candidates`).
 
 Two-stage prompting for new programs (supplementary text first, then one request per slot), and
 repair: a dropped program's conversation continues with why it was dropped, and valid rows it got
@@ -8,12 +9,14 @@ wrong or missed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from alchemist_runtime.sandbox import ApplyResult
 
 from . import prompts
+from .analysis import ProgramStats
 from .data import Dataset, Split
 from .llm import LLMStage, Request
 from .lockfile import Exchange
@@ -27,7 +30,7 @@ from .programs.build import (
     program_from_file,
 )
 from .programs.extract import code_from_answer
-from .shown import shown_source
+from .shown import ShownRows, shown_source
 from .task import Task
 
 REPAIR_EXAMPLES = 5
@@ -43,6 +46,76 @@ class Attempt:
     result: Program | Rejection
     slot: int | None = None  # the program slot it fills (0-based); None for hand-written ones
     source: int = 0  # the LLM source that wrote it (an index into task.sources)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A dropped or rejected LLM attempt to ask again for: why, and the labeled rows its request
+    shows (indices into the split shown.shown_source names, and as the prompt renders them)."""
+
+    attempt: Attempt
+    reason: str
+    rows: list[int]
+    examples: list[dict]
+
+
+@dataclass
+class Candidates:
+    """Every attempt so far, the accepted programs (one vote column each, in order) and their
+    votes by split, every exchange, and the labeled rows shown to the LLM."""
+
+    shown: ShownRows
+    attempts: list[Attempt] = field(default_factory=list)
+    programs: list[Program] = field(default_factory=list)
+    results: dict[str, ApplyResult] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # origin -> why it never ran
+    repaired: set[str] = field(default_factory=set)  # origins already given a repair request
+
+    def accept(self, attempts: list[Attempt]) -> list[Program]:
+        """Record attempts; return the programs among them that are new (by content)."""
+        new = []
+        for attempt in attempts:
+            self.attempts.append(attempt)
+            result = attempt.result
+            if isinstance(result, Rejection):
+                self.rejected[attempt.origin] = "; ".join(result.reasons)
+            elif any(p.name == result.name for p in self.programs + new):
+                self.rejected[attempt.origin] = f"same source as {result.name}"
+            else:
+                new.append(result)
+        self.programs += new
+        return new
+
+    def to_repair(self, votes: dict[str, np.ndarray], stats: list[ProgramStats], task: Task,
+                  dataset: Dataset) -> list[Repair]:
+        """LLM attempts not yet repaired that were rejected or dropped."""
+        column = {p.name: j for j, p in enumerate(self.programs)}
+        labeled = shown_source(dataset)
+        repairs = []
+        for attempt in self.attempts:
+            if attempt.exchange is None or attempt.origin in self.repaired:
+                continue
+            reason, rows, program_votes = self.rejected.get(attempt.origin), [], None
+            if reason is None:
+                j = column[attempt.result.name]
+                reason = stats[j].dropped
+                if labeled is not None:
+                    program_votes = votes[labeled.name][:, j]
+                    rows = feedback_rows(program_votes, labeled.labels, len(task.classes))
+            if reason is not None:
+                repairs.append(Repair(attempt, reason, rows,
+                                      feedback_examples(task, labeled, program_votes, rows)))
+        return repairs
+
+    def record_repairs(self, repairs: list[Repair], attempts: list[Attempt],
+                       exchanges: list[Exchange]) -> list[Program]:
+        """The replacement attempts of `repairs` (in order); returns their new programs."""
+        self.exchanges += exchanges
+        self.repaired |= {r.attempt.origin for r in repairs}
+        for repair, attempt in zip(repairs, attempts):
+            self.shown.add(attempt.origin, repair.rows)
+        return self.accept(attempts)
 
 
 def _provenance(exchange: Exchange, slot: int, source: str) -> dict:
@@ -105,10 +178,11 @@ def _repair_of(attempt: Attempt, attempts: list[Attempt]) -> str | None:
     return repair.origin + (f" ({repair.result.name})" if isinstance(repair.result, Program) else "")
 
 
-def dropped_for_review(attempts: list[Attempt], rejected: dict[str, str], stats: list[dict]) -> list[dict]:
+def dropped_for_review(attempts: list[Attempt], rejected: dict[str, str],
+                       stats: list[ProgramStats]) -> list[dict]:
     """Every program rejected by vetting or dropped after running, for the labeler's README:
     origin, name, reason, the source a reviewer can read, and the repair that replaced it."""
-    reasons = {s["name"]: s["dropped"] for s in stats if s["dropped"] is not None}
+    reasons = {s.name: s.dropped for s in stats if not s.kept}
     entries = []
     for attempt in attempts:
         result = attempt.result
@@ -158,18 +232,17 @@ def feedback_examples(task: Task, split: Split, votes: np.ndarray, rows: list[in
             for i in rows]
 
 
-def ask_for_repairs(
-    task: Task, llm: LLMStage, failed: list[tuple[Attempt, str, list[dict]]], round_number: int
-) -> tuple[list[Attempt], list[Exchange]]:
-    """A replacement attempt for each (attempt, why it was dropped, feedback rows)."""
-    origins = [f"{attempt.origin}, repair {round_number}" for attempt, _, _ in failed]
+def ask_for_repairs(task: Task, llm: LLMStage, repairs: list[Repair],
+                    round_number: int) -> tuple[list[Attempt], list[Exchange]]:
+    """A replacement attempt for each repair, and the exchanges made."""
+    origins = [f"{r.attempt.origin}, repair {round_number}" for r in repairs]
     requests = [
         Request(origin, prompts.repair_request(
-            task, attempt.exchange.messages, attempt.exchange.response, reason, examples),
-            attempt.source)
-        for origin, (attempt, reason, examples) in zip(origins, failed)
+            task, r.attempt.exchange.messages, r.attempt.exchange.response, r.reason, r.examples),
+            r.attempt.source)
+        for origin, r in zip(origins, repairs)
     ]
     answers = llm.ask_all(requests)
-    attempts = [_attempt(task, o, a.strategy, e, a.slot, a.source)
-                for o, (a, _, _), e in zip(origins, failed, answers)]
+    attempts = [_attempt(task, o, r.attempt.strategy, e, r.attempt.slot, r.attempt.source)
+                for o, r, e in zip(origins, repairs, answers)]
     return attempts, answers

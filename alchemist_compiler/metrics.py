@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass, field, replace
 
+import numpy as np
+from alchemist_runtime.label_model import covered, predict_proba
+
+from .artifacts import OMITTED_WHEN_NONE
 from .review.evidence import confusion_matrix
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One model on one split. The group fields are set only where the data has a `group` column."""
+
+    split: str
+    model: str  # "label model" or "distilled"
+    rows: int
+    coverage: float
+    accuracy: float
+    accuracy_covered: float | None
+    macro_f1: float
+    f1_positive: float
+    confusion: list[list[int]]
+    recall: list[float | None]
+    group_accuracy: dict[str, float] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    worst_group: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    worst_group_accuracy: float | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    group_gap: float | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 def f1_per_class(predicted: np.ndarray, gold: np.ndarray, k: int) -> np.ndarray:
@@ -22,7 +46,7 @@ def recall_per_class(predicted: np.ndarray, gold: np.ndarray, k: int) -> list[fl
             for c in range(k)]
 
 
-def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covered: np.ndarray) -> dict:
+def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covered: np.ndarray) -> Metrics:
     """Accuracy, macro F1, (binary) F1 of class 1 and per-class recall over all rows; coverage;
     accuracy on the covered rows alone (`accuracy_covered`, None when no row is covered).
 
@@ -35,29 +59,48 @@ def evaluate(split: str, model: str, proba: np.ndarray, gold: np.ndarray, covere
     predicted = proba.argmax(axis=1)
     f1 = f1_per_class(predicted, gold, k)
     present = np.isin(np.arange(k), np.concatenate([gold, predicted]))
-    return {
-        "split": split,
-        "model": model,
-        "rows": int(len(gold)),
-        "coverage": round(float(covered.mean()), 6),
-        "accuracy": round(float((predicted == gold).mean()), 6),
-        "accuracy_covered": round(float((predicted == gold)[covered].mean()), 6) if covered.any() else None,
-        "macro_f1": round(float(f1[present].mean()) if present.any() else 0.0, 6),
-        "f1_positive": round(float(f1[1]), 6),
-        "confusion": confusion_matrix(predicted, gold, k),
-        "recall": recall_per_class(predicted, gold, k),
-    }
+    return Metrics(
+        split=split,
+        model=model,
+        rows=int(len(gold)),
+        coverage=round(float(covered.mean()), 6),
+        accuracy=round(float((predicted == gold).mean()), 6),
+        accuracy_covered=round(float((predicted == gold)[covered].mean()), 6) if covered.any() else None,
+        macro_f1=round(float(f1[present].mean()) if present.any() else 0.0, 6),
+        f1_positive=round(float(f1[1]), 6),
+        confusion=confusion_matrix(predicted, gold, k),
+        recall=recall_per_class(predicted, gold, k),
+    )
 
 
-def group_accuracy(proba: np.ndarray, gold: np.ndarray, groups: list[str] | None) -> dict:
+def with_groups(metrics: Metrics, proba: np.ndarray, gold: np.ndarray, groups: list[str] | None) -> Metrics:
     """With a `group` column (Waterbirds-style): accuracy per group, the worst group and its gap
-    to the average accuracy; nothing without one."""
+    to the average accuracy; unchanged without one."""
     if groups is None:
-        return {}
+        return metrics
     correct = proba.argmax(axis=1) == gold
     names = np.asarray(groups, dtype=object)
     per_group = {g: round(float(correct[names == g].mean()), 6) for g in sorted(set(groups))}
     worst = min(per_group, key=lambda g: (per_group[g], g))
-    return {"group_accuracy": per_group, "worst_group": worst,
-            "worst_group_accuracy": per_group[worst],
-            "group_gap": round(float(correct.mean()) - per_group[worst], 6)}
+    return replace(metrics, group_accuracy=per_group, worst_group=worst,
+                   worst_group_accuracy=per_group[worst],
+                   group_gap=round(float(correct.mean()) - per_group[worst], 6))
+
+
+def evaluate_splits(splits: dict, votes: dict, kept: list[int], label_model: dict, distilled) -> list[Metrics]:
+    """The label model's and the distilled model's metrics on valid and test (`distilled`: a
+    distill.Distilled; `votes`: each split's vote matrix, of which `kept` are the label model's
+    columns)."""
+    metrics = []
+    for name in ("valid", "test"):
+        if name not in splits:
+            continue
+        split, L = splits[name], votes[name][:, kept]
+        for model, proba, voted in (
+            ("label model", predict_proba(label_model, L), covered(L)),
+            ("distilled", distilled.proba(split.labeler_inputs, label_model["cardinality"]),
+             np.ones(len(split), bool)),
+        ):
+            metrics.append(with_groups(evaluate(name, model, proba, split.labels, voted),
+                                       proba, split.labels, split.groups))
+    return metrics

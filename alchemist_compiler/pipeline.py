@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from alchemist_runtime.label_model import covered, predict_proba
-from alchemist_runtime.sandbox import ApplyResult
 from rich.console import Console
 
 from . import analysis, emit, generate
+from .analysis import ProgramStats
 from .apply import ApplySettings, apply_programs, concat_columns, stop_reasons
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
@@ -22,18 +21,19 @@ from .features_choice import distill_features
 from .generate import Attempt
 from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
 from .llm import LLMStage
-from .lockfile import Exchange, Lockfile
-from .metrics import evaluate, group_accuracy
+from .lockfile import Lockfile
+from .manifest import Manifest, ProgramEntry
+from .metrics import evaluate_splits
 from .modality import get_modality
 from .outdir import check_output_dir, labeler_manifest, make_build_dir
-from .programs.build import Program, Rejection
+from .programs.build import Program
 from .progress import Stages, make_console
 from .report import final_line, print_groups, print_programs_table, print_summary
 from .review import evidence, provenance
 from .review.diff import diff_labelers, summary_lines
 from .review.labeler import load_labeler
 from .review.summary import check_summary_path, compile_summary, error_summary, write_summary
-from .shown import ShownRows, shown_source
+from .shown import ShownRows
 from .shown import summary_line as shown_summary_line
 from .speedup import speed_up
 from .task import Task, load_task
@@ -54,34 +54,6 @@ class Options:
     scheduler: str | None = None  # a Dask scheduler's address: overrides task.yaml's engine
 
 
-@dataclass
-class Candidates:
-    """Every attempt so far, the accepted programs (one column each) and their votes."""
-
-    attempts: list[Attempt] = field(default_factory=list)
-    programs: list[Program] = field(default_factory=list)
-    results: dict[str, ApplyResult] = field(default_factory=dict)
-    exchanges: list[Exchange] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)  # origin -> why it never ran
-    repaired: set[str] = field(default_factory=set)  # origins already given a repair request
-    shown: ShownRows = field(default_factory=lambda: ShownRows(None, 0))  # labeled rows the LLM saw
-
-    def accept(self, attempts: list[Attempt]) -> list[Program]:
-        """Record attempts; return the programs among them that are new (by content)."""
-        new = []
-        for attempt in attempts:
-            self.attempts.append(attempt)
-            result = attempt.result
-            if isinstance(result, Rejection):
-                self.rejected[attempt.origin] = "; ".join(result.reasons)
-            elif any(p.name == result.name for p in self.programs + new):
-                self.rejected[attempt.origin] = f"same source as {result.name}"
-            else:
-                new.append(result)
-        self.programs += new
-        return new
-
-
 def _check_sample(splits: dict[str, Split]) -> Split:
     """The split whose first CHECK_ROWS rows the installed labeler must label as the compile did."""
     return splits.get("test") or splits.get("valid") or splits["train"]
@@ -97,7 +69,7 @@ def apply_settings(task: Task, options: Options) -> ApplySettings:
                          options.scheduler or task.engine.address, task.engine.partition_rows)
 
 
-def _run_new(found: Candidates, new: list[Program], splits: dict[str, Split], task: Task, options: Options) -> None:
+def _run_new(found: generate.Candidates, new: list[Program], splits: dict[str, Split], task: Task, options: Options) -> None:
     """Apply newly accepted programs to every split; add their columns."""
     settings = apply_settings(task, options)
     results = apply_programs(
@@ -108,7 +80,7 @@ def _run_new(found: Candidates, new: list[Program], splits: dict[str, Split], ta
         found.results[name] = concat_columns(found.results[name], result) if name in found.results else result
 
 
-def _diagnose(task: Task, found: Candidates, splits) -> tuple[list[str], dict, list[dict]]:
+def _diagnose(task: Task, found: generate.Candidates, splits) -> tuple[list[str], dict, list[ProgramStats]]:
     """Column names, the vote matrix of each split, and per-column stats with drop reasons
     (valid's without the rows shown to the LLM)."""
     votes = {n: _with_weak_columns(found.results[n].votes, s) for n, s in splits.items()}
@@ -126,35 +98,12 @@ def _diagnose(task: Task, found: Candidates, splits) -> tuple[list[str], dict, l
     return names, votes, stats
 
 
-def _to_repair(found: Candidates, votes: dict, stats: list[dict], task: Task, dataset: Dataset):
-    """LLM attempts not yet repaired that were rejected or dropped: (attempt, reason, feedback
-    examples), and the rows of the labeled split (shown.shown_source) each one's feedback shows."""
-    column = {p.name: j for j, p in enumerate(found.programs)}
-    labeled = shown_source(dataset)
-    failed, shown = [], []
-    for attempt in found.attempts:
-        if attempt.exchange is None or attempt.origin in found.repaired:
-            continue
-        reason, rows, program_votes = found.rejected.get(attempt.origin), [], None
-        if reason is None:
-            j = column[attempt.result.name]
-            reason = stats[j]["dropped"]
-            if labeled is not None:
-                program_votes = votes[labeled.name][:, j]
-                rows = generate.feedback_rows(program_votes, labeled.labels, len(task.classes))
-        if reason is not None:
-            examples = generate.feedback_examples(task, labeled, program_votes, rows)
-            failed.append((attempt, reason, examples))
-            shown.append(rows)
-    return failed, shown
-
-
 def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Options, console: Console,
                      stages: Stages | None = None):
     """Ask, vet, apply and diagnose programs, with repair rounds for the dropped ones."""
     stages = stages or Stages(console)
     splits = dataset.splits
-    found = Candidates(shown=ShownRows.of(dataset))
+    found = generate.Candidates(ShownRows.of(dataset))
     if task.programs.count:
         with stages.stage("LLM requests", spinner=False):  # new ones show a progress bar
             attempts, found.exchanges, exemplar_rows = generate.ask_for_programs(task, dataset, llm)
@@ -167,38 +116,18 @@ def collect_programs(task: Task, dataset: Dataset, llm: LLMStage, options: Optio
         _run_new(found, found.programs, splits, task, options)
     names, votes, stats = _diagnose(task, found, splits)
     for round_number in range(1, task.programs.repair_rounds + 1):
-        failed, shown = _to_repair(found, votes, stats, task, dataset)
-        if not failed:
+        repairs = found.to_repair(votes, stats, task, dataset)
+        if not repairs:
             break
-        console.print(f"repair round {round_number}: asking again for {len(failed)} dropped program(s)")
+        console.print(f"repair round {round_number}: asking again for {len(repairs)} dropped program(s)")
         with stages.stage("LLM requests", spinner=False):
-            attempts, exchanges = generate.ask_for_repairs(task, llm, failed, round_number)
-        found.exchanges += exchanges
-        found.repaired |= {attempt.origin for attempt, _, _ in failed}
-        for attempt, rows in zip(attempts, shown):
-            found.shown.add(attempt.origin, rows)
+            attempts, exchanges = generate.ask_for_repairs(task, llm, repairs, round_number)
+        new = found.record_repairs(repairs, attempts, exchanges)
         _report_rejections(console, found, attempts)
         with stages.stage("apply", spinner=False):
-            _run_new(found, found.accept(attempts), splits, task, options)
+            _run_new(found, new, splits, task, options)
         names, votes, stats = _diagnose(task, found, splits)
     return found, names, votes, stats
-
-
-def evaluate_splits(splits: dict[str, Split], votes: dict, kept: list[int], label_model: dict,
-                    distilled: Distilled) -> list[dict]:
-    """Label-model and distilled-model metrics on valid and test."""
-    metrics = []
-    for name in ("valid", "test"):
-        if name not in splits:
-            continue
-        split, L = splits[name], votes[name][:, kept]
-        proba = predict_proba(label_model, L)
-        metrics.append({**evaluate(name, "label model", proba, split.labels, covered(L)),
-                        **group_accuracy(proba, split.labels, split.groups)})
-        proba = distilled.proba(split.labeler_inputs, label_model["cardinality"])
-        metrics.append({**evaluate(name, "distilled", proba, split.labels, np.ones(len(split), bool)),
-                        **group_accuracy(proba, split.labels, split.groups)})
-    return metrics
 
 
 def compile_task(task_path: str | Path, out_dir: str | Path, options: Options = Options()) -> dict:
@@ -229,107 +158,140 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
 
     found, names, votes, stats = collect_programs(task, dataset, llm, options, console, stages)
     print_programs_table(console, stats)
-    kept = [j for j, s in enumerate(stats) if s["dropped"] is None]
-    dropped = [f"{origin}: {reason}" for origin, reason in found.rejected.items()] + [
-        f"{s['name']}: {s['dropped']}" for s in stats if s["dropped"] is not None]
-    if not kept:
-        raise AlchemistError("no program survived selection: " + "; ".join(dropped))
-
+    kept, dropped = _selected(found, stats)
     selection = found.shown.record()
     if dataset.valid is not None:
         console.print(shown_summary_line(selection))
     chosen_splits, chosen_votes = found.shown.for_selection(dataset.splits, votes)
     chosen_valid = chosen_splits.get("valid")
-    L_train = votes["train"][:, kept]
-    valid_labels = chosen_valid.labels if chosen_valid is not None else None
-    L_valid = chosen_votes["valid"][:, kept] if chosen_valid is not None else None
     with stages.stage("label model fit"):
-        label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
-                                      valid_labels=valid_labels, seed=options.seed, L_valid=L_valid)
-    choice = provenance.label_model_choice(task.label_model.kind, label_model, len(kept),
-                                           SNORKEL_MIN_COLUMNS)
-    soft = predict_proba(label_model, L_train)
-    train_rows = np.flatnonzero(covered(L_train))
-    _print_label_model(console, choice, len(train_rows) / len(L_train))
+        fit = _fit_label_model(task, votes["train"][:, kept],
+                               chosen_votes["valid"][:, kept] if chosen_valid else None,
+                               chosen_valid, options.seed)
+    _print_label_model(console, fit.choice, len(fit.train_rows) / len(fit.L_train))
     distilled, features = distill_features(
         task, console, distill, modality.runtime(dataset.input_spec), task.distill,
-        [dataset.train.labeler_inputs[i] for i in train_rows], soft[train_rows],
+        [dataset.train.labeler_inputs[i] for i in fit.train_rows], fit.soft[fit.train_rows],
         seed=options.seed,
         valid_inputs=chosen_valid.labeler_inputs if chosen_valid is not None else None,
-        valid_labels=valid_labels,
+        valid_labels=fit.valid_labels,
         stage=stages.stage,
     )
-    splits = dataset.splits
     with stages.stage("evaluation"):
-        metrics = evaluate_splits(chosen_splits, chosen_votes, kept, label_model, distilled)
+        metrics = evaluate_splits(chosen_splits, chosen_votes, kept, fit.label_model, distilled)
     ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], llm.source_of,
                          dataset.train.inputs, modality.describe(task, dataset))
-
-    columns = [j for j in kept if j < len(found.programs)]
-    movable = [j for j in columns if not _pinned(found.programs[j])]  # pinned ones run as reviewed
-    faster = dict(zip(movable, speed_up(
-        [found.programs[j] for j in movable], movable, {n: s.inputs for n, s in splits.items()},
-        {n: r.votes for n, r in found.results.items()}, len(task.classes),
-        apply_settings(task, options), modality.probe_inputs(dataset.input_spec),
-        task.modality == "text")))
-    kept_programs = [faster.get(j, found.programs[j]) for j in columns]
-    emitted = _emitted_programs(task, kept_programs, {s["name"]: s for s in stats})
-    stems = {p.name: e.file.removesuffix(".py") for p, e in zip(kept_programs, emitted)}
-    manifest = {
-        "name": task.name,
-        "import_name": task.import_name,
-        "modality": task.modality,
-        "input": dataset.input_spec,
-        "featurizer": distilled.needs,
-        "classes": task.class_names,
-        "call_timeout_s": task.programs.call_timeout_s,
-        "seed": options.seed,
-        "programs": [{"file": p.file, "strategy": p.strategy, "pinned": _pinned(program),
-                      "source": program.provenance.get("source")}
-                     for p, program in zip(emitted, kept_programs)],
-        "label_model_columns": [stems.get(names[j], names[j]) for j in kept],
-        "label_model": label_model["kind"],
-        "label_model_choice": choice,
-        "diagnostics": stats,
-        "dropped": dropped,
-        "selection_data": selection,
-        "metrics": metrics,
-        "evidence": {
-            "class_balance": evidence.class_balance(soft[train_rows].argmax(axis=1), valid_labels,
-                                                    len(task.classes)),
-            "program_pairs": evidence.program_pairs(L_train),
+    emitted = emit.emitted_programs(task, _faster_programs(task, found, kept, dataset, options), stats)
+    manifest = Manifest(
+        name=task.name,
+        import_name=task.import_name,
+        modality=task.modality,
+        input=dataset.input_spec,
+        featurizer=distilled.needs,
+        classes=task.class_names,
+        call_timeout_s=task.programs.call_timeout_s,
+        seed=options.seed,
+        programs=[ProgramEntry(e.file, e.strategy, e.pinned, e.writer) for e in emitted],
+        label_model_columns=_label_model_columns(names, kept, emitted),
+        label_model=fit.label_model["kind"],
+        label_model_choice=fit.choice,
+        diagnostics=stats,
+        dropped=dropped,
+        selection_data=selection,
+        metrics=metrics,
+        evidence={
+            "class_balance": evidence.class_balance(fit.soft[fit.train_rows].argmax(axis=1),
+                                                    fit.valid_labels, len(task.classes)),
+            "program_pairs": evidence.program_pairs(fit.L_train),
         },
-        "cost": ledger,
-        "distill": {**features, "hidden": task.distill.hidden,
-                    "seeds": task.distill.seeds,
-                    "best_epochs": [m.best_epoch for m in distilled.members],
-                    "parity_max_abs_error": distilled.parity_error},
-        "sources_sha256": provenance.source_hashes(task),
-        "versions": provenance.library_versions(),
-    }
-    readme = {"label_model_kind": label_model["kind"], "metrics": metrics, "cost": ledger,
+        cost=ledger,
+        distill={**features, "hidden": task.distill.hidden, "seeds": task.distill.seeds,
+                 "best_epochs": [m.best_epoch for m in distilled.members],
+                 "parity_max_abs_error": distilled.parity_error},
+        sources_sha256=provenance.source_hashes(task),
+        versions=provenance.library_versions(),
+    )
+    readme = {"label_model_kind": fit.label_model["kind"],
               "dropped": generate.dropped_for_review(found.attempts, found.rejected, stats),
-              "inputs": modality.runtime(dataset.input_spec), "choice": choice,
+              "inputs": modality.runtime(dataset.input_spec), "choice": fit.choice,
               "selection": shown_summary_line(selection),
-              "pinned": [e.file for e, p in zip(emitted, kept_programs) if _pinned(p)],
-              "weights": evidence.label_model_accuracies(label_model), "per_class": evidence.per_class}
-    sample = _check_sample(splits)
-    check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
-    check_votes[:, len(emitted):] = -1  # precomputed weak labels are not available offline
-    check = (sample.labeler_inputs[:CHECK_ROWS], check_votes)
-    wheel, changes = _emit(task, out_dir, emitted, label_model, distilled, manifest, readme, check,
-                           force=options.force, stages=stages)
+              "weights": evidence.label_model_accuracies(fit.label_model), "per_class": evidence.per_class}
+    written, wheel, changes = _emit(task, out_dir, emitted, fit.label_model, distilled, manifest, readme,
+                                    _installed_check(dataset.splits, votes, kept, len(emitted)),
+                                    force=options.force, stages=stages)
     print_summary(console, metrics, ledger, run_spending(llm))
     print_groups(console, metrics)
     for line in summary_lines(changes) if changes else []:
         console.print(line)
     make_console(quiet=not (options.show_progress or options.quiet)).print(final_line(out_dir, wheel))
     if options.summary_path is not None:
-        written = json.loads((out_dir / "src" / task.import_name / "manifest.json").read_text("utf-8"))
         write_summary(options.summary_path, compile_summary(
             task_path, out_dir, wheel, written, found.rejected, run_spending(llm),
             {**stages.timings, "total": stages.elapsed()}, changes))
-    return manifest
+    return written
+
+
+def _selected(found: generate.Candidates, stats: list[ProgramStats]) -> tuple[list[int], list[str]]:
+    """The kept columns, and every rejected or dropped program with its reason."""
+    kept = [j for j, s in enumerate(stats) if s.kept]
+    dropped = [f"{origin}: {reason}" for origin, reason in found.rejected.items()] + [
+        f"{s.name}: {s.dropped}" for s in stats if not s.kept]
+    if not kept:
+        raise AlchemistError("no program survived selection: " + "; ".join(dropped))
+    return kept, dropped
+
+
+@dataclass(frozen=True)
+class LabelModelFit:
+    """The fitted label model, why its kind, and its soft labels on the train rows it covers."""
+
+    label_model: dict
+    choice: dict
+    L_train: np.ndarray  # the kept columns
+    soft: np.ndarray
+    train_rows: np.ndarray  # covered train rows: the distilled model's training rows
+    valid_labels: np.ndarray | None  # of the valid rows that choose
+
+
+def _fit_label_model(task: Task, L_train: np.ndarray, L_valid: np.ndarray | None, valid: Split | None,
+                     seed: int) -> LabelModelFit:
+    valid_labels = valid.labels if valid is not None else None
+    label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
+                                  valid_labels=valid_labels, seed=seed, L_valid=L_valid)
+    choice = provenance.label_model_choice(task.label_model.kind, label_model, L_train.shape[1],
+                                           SNORKEL_MIN_COLUMNS)
+    return LabelModelFit(label_model, choice, L_train, predict_proba(label_model, L_train),
+                         np.flatnonzero(covered(L_train)), valid_labels)
+
+
+def _faster_programs(task: Task, found: generate.Candidates, kept: list[int], dataset: Dataset,
+                     options: Options) -> list[Program]:
+    """The kept programs, each rewritten where that gives identical votes (pinned ones run as
+    reviewed)."""
+    columns = [j for j in kept if j < len(found.programs)]
+    movable = [j for j in columns if not emit.is_pinned(found.programs[j])]
+    modality = get_modality(task.modality)
+    faster = dict(zip(movable, speed_up(
+        [found.programs[j] for j in movable], movable, {n: s.inputs for n, s in dataset.splits.items()},
+        {n: r.votes for n, r in found.results.items()}, len(task.classes),
+        apply_settings(task, options), modality.probe_inputs(dataset.input_spec),
+        task.modality == "text")))
+    return [faster.get(j, found.programs[j]) for j in columns]
+
+
+def _label_model_columns(names: list[str], kept: list[int], emitted: list[emit.EmittedProgram]) -> list[str]:
+    """The label model's columns by file stem (weak-label columns by name), in its order."""
+    stems = [e.file.removesuffix(".py") for e in emitted]  # the kept programs, in column order
+    return stems + [names[j] for j in kept[len(stems):]]
+
+
+def _installed_check(splits: dict[str, Split], votes: dict, kept: list[int],
+                     programs: int) -> tuple[list, np.ndarray]:
+    """Inputs and expected votes the installed labeler must reproduce."""
+    sample = _check_sample(splits)
+    check_votes = votes[sample.name][:CHECK_ROWS, kept].copy()
+    check_votes[:, programs:] = -1  # precomputed weak labels are not available offline
+    return sample.labeler_inputs[:CHECK_ROWS], check_votes
 
 
 def _print_label_model(console: Console, choice: dict, train_coverage: float) -> None:
@@ -339,20 +301,21 @@ def _print_label_model(console: Console, choice: dict, train_coverage: float) ->
     console.print(f"label model: {choice['kind']}, train coverage {train_coverage:.3f}")
 
 
-def _emit(task, out_dir: Path, emitted, label_model, distilled: Distilled, manifest, readme, check, *,
-          force: bool, stages: Stages) -> tuple[str, dict | None]:
+def _emit(task, out_dir: Path, emitted, label_model, distilled: Distilled, manifest: Manifest, readme,
+          check, *, force: bool, stages: Stages) -> tuple[dict, str, dict | None]:
     """Build the package beside out_dir, check the installed wheel, then move it into place
     (OUTDIR is checked again: the user may have put files there during the compile).
 
-    Returns the wheel's file name and, when OUTDIR held this task's labeler, the diff from it."""
+    Returns manifest.json as written, the wheel's file name and, when OUTDIR held this task's
+    labeler, the diff from it."""
     previous = labeler_manifest(out_dir)
     if previous is not None and previous.get("name") != task.name:
         previous = None  # another task's labeler: this one starts its own versions
     build_root = make_build_dir(out_dir)
     try:
         with stages.stage("writing the package"):
-            emit.write_package(build_root, task, emitted, label_model, distilled.model, manifest,
-                               readme, previous=previous)
+            written = emit.write_package(build_root, task, emitted, label_model, distilled.model,
+                                         manifest, readme, previous=previous)
         with stages.stage("wheel build"):
             wheel = emit.build_wheel(build_root)
         with stages.stage("installed check"):
@@ -366,48 +329,10 @@ def _emit(task, out_dir: Path, emitted, label_model, distilled: Distilled, manif
         emit.replace_directory(build_root, check_output_dir(out_dir, task, force=force))
     finally:
         shutil.rmtree(build_root, ignore_errors=True)
-    return wheel.name, changes
+    return written, wheel.name, changes
 
 
-def _report_rejections(console: Console, found: Candidates, attempts: list[Attempt]) -> None:
+def _report_rejections(console: Console, found: generate.Candidates, attempts: list[Attempt]) -> None:
     for attempt in attempts:
         if attempt.origin in found.rejected:
             console.print(f"[yellow]rejected[/] {attempt.origin}: {found.rejected[attempt.origin]}")
-
-
-def _emitted_programs(task: Task, programs: list[Program], stats: dict) -> list[emit.EmittedProgram]:
-    emitted = []
-    for index, program in enumerate(programs, start=1):
-        s = stats[program.name]
-        lines = _provenance_lines(program, s)
-        file, text = emit.program_file(task, index, program.name, program.source, lines)
-        emitted.append(emit.EmittedProgram(file, program.strategy, text, s))
-    return emitted
-
-
-def _writer(provenance: dict) -> str:
-    """The LLM source that wrote a program: its model, or its name and model."""
-    source, model = provenance["source"], provenance["model"]
-    return model if source == model else f"{source} ({model})"
-
-
-def _pinned(program: Program) -> bool:
-    return program.provenance.get("origin") == "pinned"
-
-
-def _provenance_lines(program: Program, s: dict) -> list[str]:
-    p = program.provenance
-    if p.get("origin") == "llm":  # pins.WRITTEN reads the first line back
-        origin = [
-            (f"Written by {_writer(p)} as program {p['program']} (strategy: {program.strategy}); "
-             f"request sha256 {p['request_sha256'][:16]}."),
-            f"Tokens: {p['prompt_tokens']} prompt + {p['completion_tokens']} completion; cost ${p['cost_usd']:.6f}.",
-        ]
-    elif _pinned(program):
-        origin = [f"Pinned (programs.pin: {p['file']}): kept as reviewed; its slot asks the LLM nothing.",
-                  p["written"]]
-    else:
-        origin = [f"Hand-written: {p['origin']}."]
-    changed = [f"Changed by Alchemist: {'; '.join(program.changes)}."] if program.changes else []
-    accuracy = "n/a" if s["valid_accuracy"] is None else f"{s['valid_accuracy']:.3f} on {s['valid_votes']} votes"
-    return origin + changed + [f"Train coverage {s['coverage']:.3f}; valid accuracy {accuracy}."]

@@ -100,7 +100,7 @@ def _generated_splits(name: str) -> dict:
     llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=True)
     options = Options(offline=True, show_progress=False)
     _, _, votes, stats = collect_programs(task, dataset, llm, options, Console(quiet=True))
-    kept = [j for j, s in enumerate(stats) if s["dropped"] is None]
+    kept = [j for j, s in enumerate(stats) if s.kept]
     gold = {"train": None, "valid": dataset.valid.labels, "test": dataset.test.labels}
     return {split: (votes[split][:, kept], gold[split]) for split in gold}
 

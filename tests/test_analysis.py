@@ -8,7 +8,7 @@ from alchemist_compiler.analysis import MIN_VALID_VOTES, PRECISE_ACCURACY, Progr
 
 
 def stats(coverage: float, valid_accuracy: float | None, valid_votes: int) -> ProgramStats:
-    return ProgramStats(coverage=coverage, overlap=0.0, conflict=0.0, polarity=[1], exceptions=0,
+    return ProgramStats(name="p", coverage=coverage, overlap=0.0, conflict=0.0, polarity=[1], exceptions=0,
                         timeouts=0, invalid=0, valid_accuracy=valid_accuracy, valid_votes=valid_votes)
 
 

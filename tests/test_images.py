@@ -352,15 +352,18 @@ def test_spurious_answers_are_parsed():
 
 
 def test_worst_group_accuracy():
-    from alchemist_compiler.metrics import group_accuracy
+    from alchemist_compiler.artifacts import to_json
+    from alchemist_compiler.metrics import evaluate, with_groups
 
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.1, 0.9]])
     gold = np.array([0, 1, 1, 1, 0])
-    got = group_accuracy(proba, gold, ["a", "a", "b", "b", "c"])
-    assert got["group_accuracy"] == {"a": 1.0, "b": 0.5, "c": 0.0}
-    assert got["worst_group"] == "c" and got["worst_group_accuracy"] == 0.0
-    assert got["group_gap"] == pytest.approx(0.6)
-    assert group_accuracy(proba, gold, None) == {}
+    plain = evaluate("test", "distilled", proba, gold, np.ones(5, bool))
+    got = with_groups(plain, proba, gold, ["a", "a", "b", "b", "c"])
+    assert got.group_accuracy == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert got.worst_group == "c" and got.worst_group_accuracy == 0.0
+    assert got.group_gap == pytest.approx(0.6)
+    assert with_groups(plain, proba, gold, None) == plain
+    assert "worst_group" not in to_json(plain) and to_json(got)["worst_group"] == "c"
 
 
 @pytest.mark.parametrize("change, error", [

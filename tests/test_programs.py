@@ -125,10 +125,12 @@ def test_a_normalization_failure_is_a_rejection(monkeypatch):
 
 
 def test_program_header_says_what_the_build_changed():
-    from alchemist_compiler.pipeline import _provenance_lines
+    from alchemist_compiler.analysis import ProgramStats
+    from alchemist_compiler.emit import _provenance_lines
 
     code = "def spam_rule(x):\n    return 1\n\nif __name__ == '__main__':\n    spam_rule('a')\n"
-    stats = {"valid_accuracy": None, "coverage": 1.0}
+    stats = ProgramStats("label", coverage=1.0, overlap=0.0, conflict=0.0, polarity=[1], exceptions=0,
+                         timeouts=0, invalid=0, valid_accuracy=None, valid_votes=0)
     program = program_from_answer(f"```python\n{code}```", "rules", "p", {"origin": "x"})
     lines = _provenance_lines(program, stats)
     assert "Changed by Alchemist: removed __main__ block; renamed spam_rule -> label." in lines
