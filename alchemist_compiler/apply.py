@@ -25,6 +25,7 @@ class ApplySettings:
     allow_unconfined: bool = False
     scheduler: str | None = None  # a Dask scheduler's address: apply there (engine.py)
     partition_rows: int = DEFAULT_PARTITION_ROWS  # rows per Dask partition
+    block_rows: int = 100_000  # rows read and sent at a time (data.chunk_rows)
 
     def pool(self, sources: list[str], k: int) -> ProgramPool:
         return ProgramPool(sources, k, workers=self.jobs, call_timeout=self.call_timeout,
@@ -59,9 +60,11 @@ def apply_programs(
                     done = _failed(results.values())  # stopped on an earlier split: dropped
                     advance = lambda n, bar=bar: progress.advance(bar, n)
                     if settings.scheduler is None:
-                        results[name] = pool.apply(inputs, advance, skip=done)
+                        apply = lambda rows, skip, advance=advance: pool.apply(rows, advance, skip=skip)
                     else:
-                        results[name] = apply_on_dask(settings, sources, k, inputs, advance, done)
+                        apply = lambda rows, skip, advance=advance: apply_on_dask(
+                            settings, sources, k, rows, advance, skip)
+                    results[name] = _in_blocks(apply, inputs, len(sources), settings.block_rows, done)
         if recheck is not None and sources:
             name, rows = recheck
             unstable = _unstable(sources, k, settings, splits[name][:rows],
@@ -73,6 +76,29 @@ def apply_programs(
     if show_progress and programs:
         make_console().print(_time_spent(programs, results))
     return results
+
+
+def _in_blocks(apply, inputs: Sequence, m: int, block_rows: int, skip: set[int]) -> ApplyResult:
+    """`apply(rows, skip)` over `inputs`, `block_rows` at a time (a spooled split is read a block
+    at a time), into one result: the votes filled in place, counts and times added up (each
+    block has its own time budget), a program stopped in a block skipped in the next ones."""
+    if len(inputs) <= block_rows:
+        return apply(inputs, skip)
+    votes, total = np.full((len(inputs), m), -1, dtype=np.int8), None
+    for start in range(0, len(inputs), block_rows):
+        part = apply(inputs[start:start + block_rows], skip | _failed([total] if total else []))
+        votes[start:start + len(part.votes)] = part.votes
+        total = part if total is None else _added(total, part)
+    total.votes = votes
+    return total
+
+
+def _added(total: ApplyResult, part: ApplyResult) -> ApplyResult:
+    """Counts and times of two blocks added up; a load error or stop reason kept from either."""
+    return ApplyResult(
+        total.votes, total.exceptions + part.exceptions, total.timeouts + part.timeouts,
+        total.invalid + part.invalid, [a or b for a, b in zip(total.load_errors, part.load_errors)],
+        [a or b for a, b in zip(total.stopped, part.stopped)], total.seconds + part.seconds)
 
 
 def _time_spent(programs: Sequence[Program], results: dict[str, ApplyResult]) -> str:

@@ -12,6 +12,7 @@ from .prompts import zero_shot_prompt
 from .task import LLMSpec, Task
 
 ZERO_SHOT_COMPLETION_TOKENS = 2  # a class index and an end token
+ZERO_SHOT_SAMPLE_ROWS = 100_000  # above, the estimate renders evenly spaced rows and scales up
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def cost_ledger(task: Task, exchanges: list[Exchange], source_of: dict[str, int]
     """Tokens and USD of every exchange used, in all and by LLM source (`source_of`: request
     hash -> index into task.sources; each source at its own prices), and the estimate for labeling
     each train row with the primary source (`inputs`: the prompt's description of the input; the
-    modality estimates each row)."""
+    modality estimates each row; past ZERO_SHOT_SAMPLE_ROWS rows, evenly spaced ones scaled up)."""
     by_source = [_source_ledger(spec, [e for e in exchanges if source_of.get(e.request_hash, 0) == i])
                  for i, spec in enumerate(task.sources)]
     prompt_tokens = sum(s.prompt_tokens for s in by_source)
@@ -68,7 +69,10 @@ def cost_ledger(task: Task, exchanges: list[Exchange], source_of: dict[str, int]
     def row_prompt_tokens(rendered: str) -> int:
         return estimate_tokens(zero_shot_prompt(task, inputs, rendered))
 
-    zs_prompt = sum(modality.zero_shot_prompt_tokens(row_prompt_tokens, x) for x in train_inputs)
+    step = -(-len(train_inputs) // ZERO_SHOT_SAMPLE_ROWS)  # 1 up to ZERO_SHOT_SAMPLE_ROWS rows
+    sample = range(0, len(train_inputs), step)
+    sampled = sum(modality.zero_shot_prompt_tokens(row_prompt_tokens, train_inputs[i]) for i in sample)
+    zs_prompt = round(sampled * len(train_inputs) / len(sample)) if sample else 0
     zs_completion = ZERO_SHOT_COMPLETION_TOKENS * len(train_inputs)
     zero_shot = cost_of(task.llm, zs_prompt, zs_completion)
     return CostLedger(

@@ -6,16 +6,19 @@ import codecs
 import csv
 import difflib
 import gzip
-import io
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
 from .modality import get_modality
+from .spool import SpooledInputs
 from .task import Task
 
 
@@ -88,28 +91,37 @@ def read_rows(path: Path, delimiter: str | None = None, encoding: str = "utf-8")
     `delimiter` defaults to "," for .csv and a tab for .tsv; `encoding` applies to text formats
     (a UTF-8 byte-order mark is skipped).
     """
+    return [row for chunk in row_chunks(path, delimiter, encoding) for row in chunk]
+
+
+def row_chunks(path: Path, delimiter: str | None = None, encoding: str = "utf-8",
+               size: int = 100_000) -> Iterator[list[dict]]:
+    """The rows of a data file (as read_rows reads them), `size` rows at a time, reading the
+    file as it goes (a .json file is read whole)."""
     kind = file_format(path)
     if kind == "jsonl":
-        return _read_jsonl(path, encoding)
-    if kind in DELIMITED:
+        rows = _jsonl_rows(path, encoding)
+    elif kind in DELIMITED:
         separator = delimiter or ("\t" if kind == "tsv" else ",")
-        return list(csv.DictReader(io.StringIO(_read_text(path, encoding)), delimiter=separator))
-    if kind == "json":
-        rows = json.loads(_read_text(path, encoding))
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise DataError(f"{path.name}: expected a JSON list of objects")
-        return rows
-    if kind == "parquet":
-        return _read_parquet(path)
-    raise DataError(f"{path.name}: unsupported format (use {', '.join(FORMATS)})")
+        rows = _delimited_rows(path, encoding, separator)
+    elif kind == "json":
+        rows = iter(_read_json(path, encoding))
+    elif kind == "parquet":
+        rows = _parquet_rows(path, size)
+    else:
+        raise DataError(f"{path.name}: unsupported format (use {', '.join(FORMATS)})")
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
-def _read_text(path: Path, encoding: str) -> str:
+@contextmanager
+def _text(path: Path, encoding: str):
+    """The file as text (through gzip for .gz), decoding and OS errors as DataError."""
     opener = gzip.open if path.suffix == ".gz" else open
     encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
         with opener(path, "rt", encoding=encoding) as handle:
-            return handle.read()
+            yield handle
     except UnicodeDecodeError as err:
         raise DataError(f"{path.name}: not valid {err.encoding}: set data.encoding "
                         "(e.g. latin-1, cp1252)") from None
@@ -117,29 +129,46 @@ def _read_text(path: Path, encoding: str) -> str:
         raise DataError(f"{path.name}: cannot read: {err}") from None
 
 
-def _read_jsonl(path: Path, encoding: str) -> list[dict]:
-    rows = []
-    # split on "\n" only: str.splitlines() also breaks on U+0085 and U+2028 inside JSON strings
-    for number, line in enumerate(_read_text(path, encoding).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path.name}: row {number}: invalid JSON: {err.msg}") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path.name}: row {number}: expected a JSON object")
-        rows.append(row)
+def _jsonl_rows(path: Path, encoding: str) -> Iterator[dict]:
+    # lines end at "\n" (or "\r"): not at U+0085 or U+2028 inside JSON strings
+    with _text(path, encoding) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path.name}: row {number}: invalid JSON: {err.msg}") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path.name}: row {number}: expected a JSON object")
+            yield row
+
+
+def _delimited_rows(path: Path, encoding: str, separator: str) -> Iterator[dict]:
+    with _text(path, encoding) as handle:
+        yield from csv.DictReader(handle, delimiter=separator)
+
+
+def _read_json(path: Path, encoding: str) -> list[dict]:
+    with _text(path, encoding) as handle:
+        text = handle.read()
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path.name}: invalid JSON: {err.msg} (line {err.lineno})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"{path.name}: expected a JSON list of objects")
     return rows
 
 
-def _read_parquet(path: Path) -> list[dict]:
+def _parquet_rows(path: Path, size: int) -> Iterator[dict]:
     try:
-        import pandas as pd
-
-        return pd.read_parquet(path).to_dict("records")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError as err:
         raise DataError(f"{path.name}: reading parquet needs pyarrow ({err})") from None
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+        yield from pa.Table.from_batches([batch]).to_pandas().to_dict("records")
 
 
 def parse_label(value, class_names: list[str], where: str) -> int:
@@ -199,14 +228,15 @@ def _rows(task: Task, name: str, path: Path) -> list[dict]:
 
 
 def load_split(task: Task, name: str, path: Path, labeled: bool, input_spec: dict,
-               rows: list[dict] | None = None) -> Split:
-    """Read one split (unless its rows are given); labeled splits must carry a valid gold label
-    on every row. `input_spec`: the modality's, from train."""
+               rows: list[dict] | None = None, first_row: int = 1) -> Split:
+    """Read one split (unless its rows are given: the file's rows from number `first_row` on);
+    labeled splits must carry a valid gold label on every row. `input_spec`: the modality's,
+    from train."""
     modality = get_modality(task.modality)
     rows = _rows(task, name, path) if rows is None else rows
     kind, columns = modality.runtime(input_spec), modality.required_columns(input_spec)
     inputs, labels, weak = [], [], []
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(rows, start=first_row):
         where = f"{path.name}: row {number}"
         for column in columns:
             require_column(row, column, "data.input", path, where)
@@ -246,27 +276,55 @@ def _stack_weak(weak: list[list[int]], path: Path) -> np.ndarray:
     return np.asarray(weak, dtype=np.int8)
 
 
-def _test_overlap(task: Task, valid: Split | None, test: Split | None) -> tuple[str, ...]:
-    """A warning when test is valid's file, or at least half of test's rows are in valid."""
-    if valid is None or test is None:
+def _spooled_train(task: Task, input_spec: dict, chunks: Iterator[list[dict]]) -> Split:
+    """The train split read a chunk at a time, its program inputs spooled to disk."""
+    path, weak, first_row = task.data.train, [], 1
+
+    def program_inputs() -> Iterator[list]:
+        nonlocal first_row
+        for chunk in chunks:
+            part = load_split(task, "train", path, False, input_spec, rows=chunk, first_row=first_row)
+            first_row += len(chunk)
+            if part.weak_labels is not None:
+                weak.append(part.weak_labels)
+            yield part.inputs
+
+    inputs = SpooledInputs.write(program_inputs())
+    if len({w.shape[1] for w in weak}) > 1:
+        raise DataError(f"{path.name}: weak label lists have different lengths "
+                        f"{sorted({w.shape[1] for w in weak})}")
+    return Split("train", inputs, weak_labels=np.vstack(weak) if weak else None)
+
+
+def _overlap(task: Task, name: str, split: Split | None, valid: Split | None, why: str) -> tuple[str, ...]:
+    """A warning when data.<name> is valid's file, or at least half of its rows are in valid."""
+    if valid is None or split is None:
         return ()
-    why = "test metrics are not independent of what valid chose"
-    if os.path.samefile(task.data.valid, task.data.test):
-        return (f"data.test is the same file as data.valid: {why}",)
+    if os.path.samefile(task.data.valid, getattr(task.data, name)):
+        return (f"data.{name} is the same file as data.valid: {why}",)
     in_valid = set(map(repr, zip(valid.inputs, valid.labels.tolist())))
-    shared = sum(repr(row) in in_valid for row in zip(test.inputs, test.labels.tolist()))
-    if 2 * shared >= len(test):
-        shared_rows = f"{shared} of {len(test)} data.test rows are also in data.valid"
+    shared = sum(repr(row) in in_valid for row in zip(split.inputs, split.labels.tolist()))
+    if 2 * shared >= len(split):
+        shared_rows = f"{shared} of {len(split)} data.{name} rows are also in data.valid"
         return (f"{shared_rows} (same input and label): {why}",)
     return ()
 
 
 def load_dataset(task: Task) -> Dataset:
-    """All splits of the task. The train split is unlabeled for the pipeline."""
+    """All splits of the task. The train split is unlabeled for the pipeline; it is read
+    `data.chunk_rows` rows at a time, and kept on disk when it has more (spool.py). The input spec
+    (tabular: the columns' types) comes from its first chunk."""
     spec = task.data
-    train_rows = _rows(task, "train", spec.train)
-    inputs = get_modality(task.modality).input_spec(task, train_rows, spec.train.name)
-    train = load_split(task, "train", spec.train, labeled=False, input_spec=inputs, rows=train_rows)
+    chunks = get_modality(task.modality).split_chunks(task, spec.train, spec.chunk_rows)
+    first = next(chunks, None)
+    if not first:
+        raise DataError(f"data.train: {spec.train.name} has no rows")
+    inputs = get_modality(task.modality).input_spec(task, first, spec.train.name)
+    second = next(chunks, None)
+    if second is None:  # one chunk: in memory
+        train = load_split(task, "train", spec.train, labeled=False, input_spec=inputs, rows=first)
+    else:
+        train = _spooled_train(task, inputs, chain([first, second], chunks))
     valid = load_split(task, "valid", spec.valid, labeled=True, input_spec=inputs) if spec.valid else None
     test = load_split(task, "test", spec.test, labeled=True, input_spec=inputs) if spec.test else None
     exemplars = load_split(task, "exemplars", spec.exemplars, labeled=True,
@@ -275,7 +333,9 @@ def load_dataset(task: Task) -> Dataset:
         train=train,
         valid=valid,
         test=test,
-        notes=_test_overlap(task, valid, test),
+        notes=_overlap(task, "test", test, valid, "test metrics are not independent of what valid chose")
+        + _overlap(task, "exemplars", exemplars, valid,
+                   "the LLM sees rows that then choose its programs (valid keeps them)"),
         input_spec=inputs,
         exemplars=exemplars,
     )

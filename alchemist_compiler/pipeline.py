@@ -66,7 +66,8 @@ def _with_weak_columns(L: np.ndarray, split: Split) -> np.ndarray:
 def apply_settings(task: Task, options: Options) -> ApplySettings:
     """Where and how programs run: --scheduler, else task.yaml's engine (local by default)."""
     return ApplySettings(options.jobs, task.programs.call_timeout_s, options.allow_unconfined,
-                         options.scheduler or task.engine.address, task.engine.partition_rows)
+                         options.scheduler or task.engine.address, task.engine.partition_rows,
+                         task.data.chunk_rows)
 
 
 def _run_new(found: generate.Candidates, new: list[Program], splits: dict[str, Split], task: Task, options: Options) -> None:
@@ -168,10 +169,10 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         fit = _fit_label_model(task, votes["train"][:, kept],
                                chosen_votes["valid"][:, kept] if chosen_valid else None,
                                chosen_valid, options.seed)
-    _print_label_model(console, fit.choice, len(fit.train_rows) / len(fit.L_train))
+    _print_label_model(console, fit, task.distill.max_rows)
     distilled, features = distill_features(
         task, console, distill, modality.runtime(dataset.input_spec), task.distill,
-        [dataset.train.labeler_inputs[i] for i in fit.train_rows], fit.soft[fit.train_rows],
+        [dataset.train.labeler_inputs[i] for i in fit.distill_rows], fit.soft,
         seed=options.seed,
         valid_inputs=chosen_valid.labeler_inputs if chosen_valid is not None else None,
         valid_labels=fit.valid_labels,
@@ -200,12 +201,13 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         selection_data=selection,
         metrics=metrics,
         evidence={
-            "class_balance": evidence.class_balance(fit.soft[fit.train_rows].argmax(axis=1),
-                                                    fit.valid_labels, len(task.classes)),
+            "class_balance": evidence.class_balance(fit.soft.argmax(axis=1), fit.valid_labels,
+                                                    len(task.classes)),
             "program_pairs": evidence.program_pairs(fit.L_train),
         },
         cost=ledger,
         distill={**features, "hidden": task.distill.hidden, "seeds": task.distill.seeds,
+                 "rows": len(fit.distill_rows), "covered_train_rows": fit.covered_rows,
                  "best_epochs": [m.best_epoch for m in distilled.members],
                  "parity_max_abs_error": distilled.parity_error},
         sources_sha256=provenance.source_hashes(task),
@@ -243,13 +245,16 @@ def _selected(found: generate.Candidates, stats: list[ProgramStats]) -> tuple[li
 
 @dataclass(frozen=True)
 class LabelModelFit:
-    """The fitted label model, why its kind, and its soft labels on the train rows it covers."""
+    """The fitted label model, why its kind, and the distilled model's training rows (covered
+    train rows; a seeded sample of distill.max_rows of them when there are more) with their soft
+    labels."""
 
     label_model: dict
     choice: dict
     L_train: np.ndarray  # the kept columns
-    soft: np.ndarray
-    train_rows: np.ndarray  # covered train rows: the distilled model's training rows
+    covered_rows: int  # train rows with at least one vote
+    distill_rows: np.ndarray  # in row order
+    soft: np.ndarray  # (len(distill_rows), k)
     valid_labels: np.ndarray | None  # of the valid rows that choose
 
 
@@ -260,8 +265,18 @@ def _fit_label_model(task: Task, L_train: np.ndarray, L_valid: np.ndarray | None
                                   valid_labels=valid_labels, seed=seed, L_valid=L_valid)
     choice = provenance.label_model_choice(task.label_model.kind, label_model, L_train.shape[1],
                                            SNORKEL_MIN_COLUMNS)
-    return LabelModelFit(label_model, choice, L_train, predict_proba(label_model, L_train),
-                         np.flatnonzero(covered(L_train)), valid_labels)
+    covered_rows = np.flatnonzero(covered(L_train))
+    rows = seeded_sample(covered_rows, task.distill.max_rows, seed)
+    return LabelModelFit(label_model, choice, L_train, len(covered_rows), rows,
+                         predict_proba(label_model, L_train[rows]), valid_labels)
+
+
+def seeded_sample(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """All `rows` up to `limit`, else `limit` of them drawn without replacement by numpy's
+    default_rng(seed), in row order."""
+    if len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
 
 
 def _faster_programs(task: Task, found: generate.Candidates, kept: list[int], dataset: Dataset,
@@ -294,11 +309,16 @@ def _installed_check(splits: dict[str, Split], votes: dict, kept: list[int],
     return sample.labeler_inputs[:CHECK_ROWS], check_votes
 
 
-def _print_label_model(console: Console, choice: dict, train_coverage: float) -> None:
-    """Why the kind was chosen, when it is not simply the one asked for; then kind and coverage."""
+def _print_label_model(console: Console, fit: LabelModelFit, max_rows: int) -> None:
+    """Why the kind was chosen, when it is not simply the one asked for; then kind and coverage
+    (and the distillation sample, when there is one)."""
+    choice = fit.choice
     if choice["kind"] != choice["requested"]:
         console.print(choice["reason"], style=None if choice["requested"] == "auto" else "yellow")
-    console.print(f"label model: {choice['kind']}, train coverage {train_coverage:.3f}")
+    console.print(f"label model: {choice['kind']}, train coverage {fit.covered_rows / len(fit.L_train):.3f}")
+    if len(fit.distill_rows) < fit.covered_rows:
+        console.print(f"distilled model: trained on a seeded sample of {len(fit.distill_rows)} of the "
+                      f"{fit.covered_rows} covered train rows (distill.max_rows: {max_rows})")
 
 
 def _emit(task, out_dir: Path, emitted, label_model, distilled: Distilled, manifest: Manifest, readme,

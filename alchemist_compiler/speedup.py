@@ -18,14 +18,17 @@ from .programs.build import Program, check_program
 from .programs.optimize import optimize
 
 MEMOIZE_MIN_REPEATS = 0.01  # memoize label when at least this share of train rows are repeats
+MEMOIZE_SAMPLE_ROWS = 100_000  # the rows that decide it
 
 
 def worth_memoizing(train_inputs: Sequence) -> bool:
-    """Whether enough train inputs repeat an earlier one (text inputs: hashable strings)."""
-    if not train_inputs or not all(isinstance(x, str) for x in train_inputs):
+    """Whether enough train inputs repeat an earlier one (text inputs: hashable strings), judged
+    on the first MEMOIZE_SAMPLE_ROWS rows."""
+    first = train_inputs[:MEMOIZE_SAMPLE_ROWS]
+    if not first or not all(isinstance(x, str) for x in first):
         return False
-    repeats = len(train_inputs) - len(set(train_inputs))
-    return repeats >= MEMOIZE_MIN_REPEATS * len(train_inputs)
+    repeats = len(first) - len(set(first))
+    return repeats >= MEMOIZE_MIN_REPEATS * len(first)
 
 
 def speed_up(programs: list[Program], columns: list[int], inputs: dict[str, list],

@@ -65,6 +65,7 @@ class DataSpec(_Strict):
     missing: list[str] = []  # tabular: strings that mean a missing value, e.g. ["?", ""]
     rate_hz: Annotated[float, Field(gt=0)] | None = None  # timeseries: samples per second
     units: str | None = None  # timeseries: the values' units, e.g. mV
+    chunk_rows: Annotated[int, Field(gt=0)] = 100_000  # train is read this many rows at a time
 
     @field_validator("encoding")
     @classmethod
@@ -136,6 +137,7 @@ class DistillSpec(_Strict):
     epochs: Annotated[int, Field(gt=0)] = 60
     learning_rate: Annotated[float, Field(gt=0)] = 3e-3
     max_chars: Annotated[int, Field(gt=0)] = 20000  # text: characters kept per input
+    max_rows: Annotated[int, Field(gt=0)] = 200_000  # trains on a seeded sample of covered rows above
 
 
 class EngineSpec(_Strict):

@@ -155,3 +155,15 @@ def test_test_split_that_repeats_valid_gets_a_warning(task_dir):
     task["data"]["test"] = "copy.jsonl"
     notes = load_dataset(load_task(write_task(task_dir, task))).notes
     assert notes[0].startswith("12 of 12 data.test rows are also in data.valid (same input and label)")
+
+
+def test_exemplars_that_repeat_valid_get_a_warning(task_dir):
+    task = base_task()
+    write_jsonl(task_dir / "exemplars.jsonl", rows_of([["other ham"], ["other spam"]]))
+    del task["data"]["test"]  # the fixture's test repeats valid
+    task["data"]["exemplars"] = "exemplars.jsonl"
+    assert load_dataset(load_task(write_task(task_dir, task))).notes == ()
+    task["data"]["exemplars"] = "valid.jsonl"
+    notes = load_dataset(load_task(write_task(task_dir, task))).notes
+    assert notes == ("data.exemplars is the same file as data.valid: the LLM sees rows that then "
+                     "choose its programs (valid keeps them)",)

@@ -9,7 +9,7 @@ input, gives probe inputs to `alchemist vet`, and estimates the zero-shot cost o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,12 @@ class Modality(ABC):
         from ..data import read_rows
 
         return read_rows(path, task.data.delimiter, task.data.encoding)
+
+    def split_chunks(self, task: Task, path: Path, size: int) -> Iterator[list[dict]]:
+        """The rows of one data split, `size` at a time (default: read from its file as it goes)."""
+        from ..data import row_chunks
+
+        return row_chunks(path, task.data.delimiter, task.data.encoding, size)
 
     def own_programs(self, task: Task, dataset: Dataset) -> list[tuple[str, str, str]]:
         """Programs this modality writes itself: (origin, name prefix, code) each."""

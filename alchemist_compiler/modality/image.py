@@ -67,6 +67,10 @@ class ImageModality(Modality):
                 row[column] = str(path.parent / row[column].strip())
         return rows
 
+    def split_chunks(self, task, path: Path, size: int):
+        """One chunk: image splits are read whole (their concept scores are computed in memory)."""
+        yield self.split_rows(task, path)
+
     def input_spec(self, task, train_rows: list[dict], file: str) -> dict:
         return {"column": task.data.input}
 

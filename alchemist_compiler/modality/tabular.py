@@ -27,6 +27,7 @@ from ..errors import DataError
 from .base import Modality
 
 MAX_CATEGORIES = 100  # per column, in the spec (the model's one-hot); the rest are "unknown"
+SUMMARY_ROWS = 100_000  # the prompt's column statistics read at most this many train rows
 PROMPT_CATEGORIES = 30  # per column, in the prompt
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
@@ -71,13 +72,14 @@ class TabularModality(Modality):
         return list(chosen)
 
     def describe(self, task, dataset) -> str:
-        spec, inputs = dataset.input_spec, dataset.train.inputs
+        spec, total, inputs = dataset.input_spec, len(dataset.train), dataset.train.inputs[:SUMMARY_ROWS]
+        over = f"the {total}" if len(inputs) == total else f"the first {len(inputs)} of the {total}"
         lines = [
             ("The input `x` is one row of a table as a Python `dict` mapping each column name to "
              "its value: numbers are `float`, categories are `str`, and a missing value is `None` "
              "(check for None before comparing or doing arithmetic)."),
             "",
-            f"Columns (statistics over the {len(inputs)} unlabeled rows):",
+            f"Columns (statistics over {over} unlabeled rows):",
         ]
         for column in spec["columns"]:
             values = [row[column["name"]] for row in inputs]
