@@ -83,13 +83,13 @@ def table(results: list[dict]) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gb", type=float, nargs="+", default=[0.5, 5.0])
     parser.add_argument("--row-bytes", type=int, default=5000)
     parser.add_argument("--distill-rows", type=int, default=20000)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     fetch("youtube")
     results = []
     with tempfile.TemporaryDirectory(prefix="alchemist-big-") as scratch:
@@ -104,9 +104,9 @@ def main() -> None:
                 results.append({"gb": train.stat().st_size / 1e9,
                                 **compile_once(train, rows, chunk_rows, args.distill_rows, size_dir)})
             train.unlink()
-    print(f"youtube's programs; rows of ~{args.row_bytes:,} bytes; distill.max_rows {args.distill_rows:,}\n")
-    print("\n".join(table(results)))
+    return (f"youtube's programs; rows of ~{args.row_bytes:,} bytes; distill.max_rows "
+            f"{args.distill_rows:,}\n\n" + "\n".join(table(results)))
 
 
 if __name__ == "__main__":
-    main()
+    print(main())

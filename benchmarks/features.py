@@ -11,12 +11,19 @@ cores (the encoder reads ~50 reviews/s per core). Rows/s: the emitted labeler, o
 (~5 s), so compile times exclude that.
 
     python benchmarks/features.py [name ...]
+    python benchmarks/features.py --targets [--seeds 5]     # the second table
+
+The second table is #14's accuracy targets: yelp, financial_phrasebank and medical_abstracts
+compiled from their locks with `distill.features: auto` and with the examples' hashing, seeds 0 to
+N-1 (mean and standard deviation of the distilled model's test metric; auto's picks per seed).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 from fetch import fetch
-from variants import test_metric, variant_task  # noqa: E402
+from variants import test_metric, variant_task
 
 from alchemist_compiler.pipeline import Options, compile_task
 
@@ -133,5 +140,40 @@ def main(names: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+TARGETS = {"yelp": 0.80, "financial_phrasebank": 0.85, "medical_abstracts": 0.60}
+
+
+def seeded_metric(name: str, features: str, seed: int) -> tuple[float, str]:
+    """The distilled model's test metric with `features` at `seed`, and the featurizer used."""
+    with tempfile.TemporaryDirectory() as scratch:
+        task = features_task(name, features, Path(scratch))
+        manifest = compile_task(task, Path(scratch) / "out",
+                                Options(offline=True, show_progress=False, seed=seed))
+        return test_metric(manifest, "distilled", METRIC[name]), manifest["distill"]["features"]
+
+
+def targets(seeds: int) -> str:
+    lines = ["| dataset | metric (test) | target | hashing (examples' default) | auto | auto's picks (seeds 0..) |",
+             "|---|---|---|---|---|---|"]
+    for name, target in TARGETS.items():
+        fetch(name)
+        hashing = [seeded_metric(name, "hashing", seed)[0] for seed in range(seeds)]
+        auto = [seeded_metric(name, "auto", seed) for seed in range(seeds)]
+        print(f"{name}: hashing {hashing}, auto {auto}", file=sys.stderr, flush=True)
+        lines.append(f"| {name} | {METRIC[name]} | >= {target:.2f} | {_mean_std(hashing)} "
+                     f"| {_mean_std([m for m, _ in auto])} | {', '.join(f for _, f in auto)} |")
+    return "\n".join(lines)
+
+
+def _mean_std(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {spread:.3f}"
+
+
 if __name__ == "__main__":
-    print(main(sys.argv[1:] or None))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*")
+    parser.add_argument("--targets", action="store_true")
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args()
+    print(targets(args.seeds) if args.targets else main(args.names or None))

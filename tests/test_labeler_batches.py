@@ -5,6 +5,7 @@ Dask DataFrame's partitions."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,7 @@ texts = json.load(sys.stdin)
 frame = pd.DataFrame({"text": texts}, index=range(100, 100 + len(texts)))
 # Spark: df.mapInPandas(lambda batches: (label_frame(b, "text") for b in batches), schema)
 spark = pd.concat(label_frame(b, "text") for b in (frame.iloc[:50], frame.iloc[50:]))
-# Ray: ds.map_batches(lambda b: label_frame(b, "text"), batch_format="pandas")
+# Ray (also run inside Ray below): ds.map_batches(lambda b: label_frame(b, "text"), ...)
 ray = label_frame(frame, "text")
 assert list(spark.columns) == list(ray.columns) == COLUMNS
 assert spark.index.tolist() == ray.index.tolist() == frame.index.tolist()
@@ -97,3 +98,33 @@ def test_label_frame_as_spark_and_ray_call_it(installed, texts):  # noqa: F811
     np.testing.assert_allclose(out["ray"], expected, atol=1e-6)
     assert out["labels"] == np.asarray(["ham", "spam"])[expected.argmax(axis=1)].tolist()
     assert out["heavy"] is False
+
+
+INSIDE_RAY = """
+import json, sys
+import pandas as pd
+import ray
+from youtube_spam_labeler.batches import label_frame
+
+texts = json.load(sys.stdin)
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+ds = ray.data.from_pandas(pd.DataFrame({"text": texts})).repartition(4)
+# the README's recipe: the input columns kept beside the labels (Ray need not keep row order)
+out = ds.map_batches(lambda b: b.join(label_frame(b, "text")), batch_format="pandas").to_pandas()
+ray.shutdown()
+print(json.dumps({"text": out["text"].tolist(), "label": out["label"].tolist(),
+                  "proba": out[["proba_ham", "proba_spam"]].values.tolist()}))
+"""
+
+
+def test_the_ray_recipe_inside_ray(installed, texts):  # noqa: F811
+    pytest.importorskip("ray")
+    result = subprocess.run([sys.executable, "-c", INSIDE_RAY], input=json.dumps(texts),
+                            env={**os.environ, "PYTHONPATH": str(installed)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(out["text"]) == sorted(texts)  # every row once
+    expected = dict(zip(texts, reference(installed, texts).tolist()))
+    np.testing.assert_allclose(out["proba"], [expected[t] for t in out["text"]], atol=1e-6)
+    assert out["label"] == [("ham", "spam")[int(np.argmax(expected[t]))] for t in out["text"]]
