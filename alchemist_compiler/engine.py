@@ -29,6 +29,7 @@ from .errors import AlchemistError
 
 DEFAULT_PARTITION_ROWS = 100_000
 IN_FLIGHT_PER_THREAD = 2  # partitions submitted ahead per worker thread: bounds what is in memory
+PROBE_TIMEOUT_S = 5.0  # to open a TCP connection to the scheduler before the client connects
 
 
 def partitions(n_rows: int, rows: int) -> list[tuple[int, int]]:
@@ -101,10 +102,23 @@ def _distributed():
 
 def _connect(address: str):
     try:
+        _probe(address)
         return _distributed().Client(address, set_as_default=False, timeout="30s")
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:
         raise AlchemistError(f"cannot reach the Dask scheduler at {address} "
                              f"(engine.address / --scheduler): {error}") from None
+
+
+def _probe(address: str) -> None:
+    """A TCP connection to a tcp:// or tls:// scheduler, closed at once: a refused or unreachable
+    address fails in seconds, where the client would retry for its whole timeout."""
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme in ("tcp", "tls"):
+        socket.create_connection(parse_host_port(location), timeout=PROBE_TIMEOUT_S).close()
 
 
 class _Merged:

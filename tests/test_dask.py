@@ -9,16 +9,19 @@ import re
 import shutil
 import signal
 import socket
+import time
 
 import numpy as np
 import pytest
 import yaml
 from alchemist_runtime.sandbox import ProgramPool
+from click.testing import CliRunner
 from conftest import EXAMPLES, base_task, example_split, write_task
 from test_compile import installed, youtube_labeler  # noqa: F401 (fixtures)
 from test_containment import ESCAPE_TO_OS, connection_attempted, snapshot
 
 from alchemist_compiler.apply import ApplySettings
+from alchemist_compiler.cli import main
 from alchemist_compiler.engine import apply_on_dask, partitions
 from alchemist_compiler.errors import TaskError
 from alchemist_compiler.pipeline import Options, apply_settings, compile_task
@@ -156,6 +159,22 @@ def test_compile_on_dask_is_byte_identical_to_local(cluster, tmp_path):
     assert differences == []
     wheels = [next((folder / "dist").glob("*.whl")).read_bytes() for folder in (local, remote)]
     assert wheels[0] == wheels[1]
+
+
+def test_unreachable_scheduler_fails_fast_naming_it_and_writes_nothing(task_dir):
+    (task_dir / "links.py").write_text('def label(x):\n    return 1 if "http" in x else -1\n')
+    write_task(task_dir, base_task(programs={"count": 0, "include": ["links.py"], "min_coverage": 0.0}))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"  # closed when the block ends
+    before = sorted(task_dir.iterdir())
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o",
+                                       str(task_dir / "labeler"), "--offline", "--quiet",
+                                       "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert f"error: cannot reach the Dask scheduler at {address}" in result.output
+    assert time.monotonic() - started < 20
+    assert sorted(task_dir.iterdir()) == before  # no labeler, no build folder beside it
 
 
 @pytest.mark.parametrize("engine, error", [
