@@ -101,24 +101,33 @@ def _distributed():
 
 
 def _connect(address: str):
+    check_scheduler(address)
     try:
-        _probe(address)
         return _distributed().Client(address, set_as_default=False, timeout="30s")
     except (OSError, TimeoutError, ValueError) as error:
-        raise AlchemistError(f"cannot reach the Dask scheduler at {address} "
-                             f"(engine.address / --scheduler): {error}") from None
+        raise _unreachable(address, error) from None
 
 
-def _probe(address: str) -> None:
+def check_scheduler(address: str) -> None:
     """A TCP connection to a tcp:// or tls:// scheduler, closed at once: a refused or unreachable
-    address fails in seconds, where the client would retry for its whole timeout."""
+    address fails in seconds, where the client would retry for its whole timeout. The compile
+    checks before it asks the LLM anything, and again when it connects."""
     import socket
 
+    _distributed()  # a clear error without the dask extra
     from distributed.comm import parse_address, parse_host_port
 
-    scheme, location = parse_address(address)
-    if scheme in ("tcp", "tls"):
-        socket.create_connection(parse_host_port(location), timeout=PROBE_TIMEOUT_S).close()
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            socket.create_connection(parse_host_port(location), timeout=PROBE_TIMEOUT_S).close()
+    except (OSError, TimeoutError, ValueError) as error:
+        raise _unreachable(address, error) from None
+
+
+def _unreachable(address: str, error: Exception) -> AlchemistError:
+    return AlchemistError(f"cannot reach the Dask scheduler at {address} "
+                          f"(engine.address / --scheduler): {error}")
 
 
 class _Merged:

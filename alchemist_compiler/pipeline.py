@@ -16,6 +16,7 @@ from .apply import ApplySettings, apply_programs, concat_columns, stop_reasons
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
 from .distill import Distilled, distill
+from .engine import check_scheduler
 from .errors import AlchemistError
 from .features_choice import distill_features
 from .generate import Attempt
@@ -153,6 +154,8 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     for note in task.notes + dataset.notes:
         console.print(f"[yellow]note:[/] {note}")
     modality = get_modality(task.modality)
+    if apply_settings(task, options).scheduler is not None:
+        check_scheduler(apply_settings(task, options).scheduler)  # before any paid request
     llm = LLMStage(task.sources, Lockfile(task.lock_path), offline=options.offline,
                    show_progress=options.show_progress, console=console)
     dataset = modality.prepare(task, dataset, llm, console)  # images: concepts and scores

@@ -177,6 +177,21 @@ def test_unreachable_scheduler_fails_fast_naming_it_and_writes_nothing(task_dir)
     assert sorted(task_dir.iterdir()) == before  # no labeler, no build folder beside it
 
 
+def test_an_unreachable_scheduler_is_found_before_any_llm_request(task_dir, monkeypatch):
+    """The LLM (no answer locked; its server would refuse too) is never reached."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        closed = f"127.0.0.1:{listener.getsockname()[1]}"
+    monkeypatch.setenv("ALCHEMIST_TEST_KEY", "key")
+    task = base_task(engine={"kind": "dask", "address": f"tcp://{closed}"})
+    task["llm"]["base_url"] = f"http://{closed}/v1"
+    write_task(task_dir, task)
+    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o",
+                                       str(task_dir / "labeler"), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert f"error: cannot reach the Dask scheduler at tcp://{closed}" in result.output
+    assert not (task_dir / "alchemist.lock").exists()
+
+
 @pytest.mark.parametrize("engine, error", [
     ({"kind": "dask"}, "engine: kind dask needs address: the Dask scheduler's"),
     ({"kind": "local", "address": "tcp://h:8786"}, "engine: address is only for kind: dask"),
