@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-browser demo bench fetch clean
+.PHONY: test test-browser test-spark demo bench fetch clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(STAMP) fetch
 test-browser: $(STAMP)
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	$(PY) -m pytest -q -m browser
+
+# The Spark recipe inside Spark (pyspark is ~450 MB and needs Java 17+): not part of `make test`,
+# which skips it when pyspark is not installed.
+test-spark: $(STAMP) fetch
+	which java || (apt-get update && apt-get install -y openjdk-17-jre-headless)
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[spark]"
+	$(PY) -m pytest -q tests/test_labeler_batches.py -k spark
 
 demo: $(STAMP) fetch
 	$(PY) examples/demo.py youtube

@@ -128,3 +128,38 @@ def test_the_ray_recipe_inside_ray(installed, texts):  # noqa: F811
     expected = dict(zip(texts, reference(installed, texts).tolist()))
     np.testing.assert_allclose(out["proba"], [expected[t] for t in out["text"]], atol=1e-6)
     assert out["label"] == [("ham", "spam")[int(np.argmax(expected[t]))] for t in out["text"]]
+
+
+INSIDE_SPARK = """
+import json, sys
+import pandas as pd
+from pyspark.sql import SparkSession
+from pyspark.sql.types import FloatType, StringType, StructField, StructType
+from youtube_spam_labeler.batches import label_frame
+
+texts = json.load(sys.stdin)
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100").getOrCreate())
+df = spark.createDataFrame(pd.DataFrame({"text": texts})).repartition(3)
+# the README's recipe: the input columns kept beside the labels
+schema = StructType(df.schema.fields + [StructField("label", StringType())] + [
+    StructField(f"proba_{c}", FloatType()) for c in ["ham", "spam"]])
+out = df.mapInPandas(lambda batches: (b.join(label_frame(b, "text")) for b in batches), schema).toPandas()
+spark.stop()
+print(json.dumps({"text": out["text"].tolist(), "label": out["label"].tolist(),
+                  "proba": out[["proba_ham", "proba_spam"]].values.tolist()}))
+"""
+
+
+def test_the_spark_recipe_inside_spark(installed, texts):  # noqa: F811
+    """`make test-spark` (pyspark and Java are not part of `make test`)."""
+    pytest.importorskip("pyspark")
+    env = {**os.environ, "PYTHONPATH": str(installed), "PYSPARK_PYTHON": sys.executable}
+    result = subprocess.run([sys.executable, "-c", INSIDE_SPARK], input=json.dumps(texts), env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(out["text"]) == sorted(texts)  # every row once
+    expected = dict(zip(texts, reference(installed, texts).tolist()))
+    np.testing.assert_allclose(out["proba"], [expected[t] for t in out["text"]], atol=1e-6)
+    assert out["label"] == [("ham", "spam")[int(np.argmax(expected[t]))] for t in out["text"]]
