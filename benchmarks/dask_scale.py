@@ -178,15 +178,13 @@ def rewriting(rows: int) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--example-rows", type=int, default=20_000)
-    args = parser.parse_args()
-    print("\n".join(engines(args.rows)))
-    print()
-    print("\n".join(rewriting(args.example_rows)))
+    args = parser.parse_args(argv)
+    return "\n".join(engines(args.rows)) + "\n\n" + "\n".join(rewriting(args.example_rows))
 
 
 if __name__ == "__main__":
-    main()
+    print(main())

@@ -10,6 +10,8 @@ import platform
 import time
 from pathlib import Path
 
+import big_train
+import dask_scale
 import features
 import human_vs_generated
 import images
@@ -35,6 +37,7 @@ zero-shot costs are estimates too. Nothing here is asserted by tests.
 
 def sections(quick: bool) -> list[tuple[str, str, callable]]:
     seeds, names = (1, ["youtube", "sms"]) if quick else (5, None)
+    scale, gb = (100_000, ["0.2"]) if quick else (1_000_000, ["0.5", "5"])
     return [
         ("Quality against the paper (Table 1 protocol)",
          f"python benchmarks/examples.py --seeds {seeds}", lambda: examples.main(names, seeds)),
@@ -49,6 +52,11 @@ def sections(quick: bool) -> list[tuple[str, str, callable]]:
         ("Tabular and time series: census and ECG",
          f"python benchmarks/modalities.py --seeds {seeds}", lambda: modalities.main(seeds)),
         ("Images: CLIP in the labeler", "python benchmarks/images.py", images.main),
+        ("Past one machine (Dask)", f"python benchmarks/dask_scale.py --rows {scale}",
+         lambda: dask_scale.main(["--rows", str(scale)])),
+        ("A train split larger than memory",
+         f"python benchmarks/big_train.py --gb {' '.join(gb)} --chunk-rows 50000",
+         lambda: big_train.main(["--gb", *gb, "--chunk-rows", "50000"])),
     ]
 
 
