@@ -154,8 +154,9 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
     for note in task.notes + dataset.notes:
         console.print(f"[yellow]note:[/] {note}")
     modality = get_modality(task.modality)
-    if apply_settings(task, options).scheduler is not None:
-        check_scheduler(apply_settings(task, options).scheduler)  # before any paid request
+    scheduler = apply_settings(task, options).scheduler
+    if scheduler is not None:
+        check_scheduler(scheduler)  # before any paid request
     llm = LLMStage(task.sources, Lockfile(task.lock_path), offline=options.offline,
                    show_progress=options.show_progress, console=console)
     dataset = modality.prepare(task, dataset, llm, console)  # images: concepts and scores
