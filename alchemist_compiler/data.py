@@ -270,10 +270,14 @@ def _weak_votes(row: dict, task: Task, where: str) -> list[int]:
 
 
 def _stack_weak(weak: list[list[int]], path: Path) -> np.ndarray:
-    widths = {len(v) for v in weak}
-    if len(widths) != 1:
-        raise DataError(f"{path.name}: weak label lists have different lengths {sorted(widths)}")
+    _one_width({len(v) for v in weak}, path)
     return np.asarray(weak, dtype=np.int8)
+
+
+def _one_width(widths: set[int], path: Path) -> None:
+    """Every row's weak label list has the same length."""
+    if len(widths) > 1:
+        raise DataError(f"{path.name}: weak label lists have different lengths {sorted(widths)}")
 
 
 def _spooled_train(task: Task, input_spec: dict, chunks: Iterator[list[dict]]) -> Split:
@@ -290,9 +294,7 @@ def _spooled_train(task: Task, input_spec: dict, chunks: Iterator[list[dict]]) -
             yield part.inputs
 
     inputs = SpooledInputs.write(program_inputs())
-    if len({w.shape[1] for w in weak}) > 1:
-        raise DataError(f"{path.name}: weak label lists have different lengths "
-                        f"{sorted({w.shape[1] for w in weak})}")
+    _one_width({w.shape[1] for w in weak}, path)
     return Split("train", inputs, weak_labels=np.vstack(weak) if weak else None)
 
 
@@ -314,12 +316,12 @@ def load_dataset(task: Task) -> Dataset:
     """All splits of the task. The train split is unlabeled for the pipeline; it is read
     `data.chunk_rows` rows at a time, and kept on disk when it has more (spool.py). The input spec
     (tabular: the columns' types) comes from its first chunk."""
-    spec = task.data
-    chunks = get_modality(task.modality).split_chunks(task, spec.train, spec.chunk_rows)
+    spec, modality = task.data, get_modality(task.modality)
+    chunks = modality.split_chunks(task, spec.train, spec.chunk_rows)
     first = next(chunks, None)
     if not first:
         raise DataError(f"data.train: {spec.train.name} has no rows")
-    inputs = get_modality(task.modality).input_spec(task, first, spec.train.name)
+    inputs = modality.input_spec(task, first, spec.train.name)
     second = next(chunks, None)
     if second is None:  # one chunk: in memory
         train = load_split(task, "train", spec.train, labeled=False, input_spec=inputs, rows=first)

@@ -100,6 +100,20 @@ def test_label_frame_as_spark_and_ray_call_it(installed, texts):  # noqa: F811
     assert out["heavy"] is False
 
 
+def check_engine_output(script: str, site: Path, texts: list[str], env: dict[str, str]) -> None:
+    """`script` (the recipe inside an engine) labels every text once, with the installed labeler's
+    probabilities and labels, each row beside its input (the engine may reorder rows)."""
+    result = subprocess.run([sys.executable, "-c", script], input=json.dumps(texts),
+                            env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(out["text"]) == sorted(texts)  # every row once
+    expected = dict(zip(texts, reference(site, texts).tolist()))
+    np.testing.assert_allclose(out["proba"], [expected[t] for t in out["text"]], atol=1e-6)
+    assert out["label"] == [("ham", "spam")[int(np.argmax(expected[t]))] for t in out["text"]]
+
+
 INSIDE_RAY = """
 import json, sys
 import pandas as pd
@@ -119,15 +133,7 @@ print(json.dumps({"text": out["text"].tolist(), "label": out["label"].tolist(),
 
 def test_the_ray_recipe_inside_ray(installed, texts):  # noqa: F811
     pytest.importorskip("ray")
-    result = subprocess.run([sys.executable, "-c", INSIDE_RAY], input=json.dumps(texts),
-                            env={**os.environ, "PYTHONPATH": str(installed)},
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert sorted(out["text"]) == sorted(texts)  # every row once
-    expected = dict(zip(texts, reference(installed, texts).tolist()))
-    np.testing.assert_allclose(out["proba"], [expected[t] for t in out["text"]], atol=1e-6)
-    assert out["label"] == [("ham", "spam")[int(np.argmax(expected[t]))] for t in out["text"]]
+    check_engine_output(INSIDE_RAY, installed, texts, {"PYTHONPATH": str(installed)})
 
 
 INSIDE_SPARK = """
@@ -154,12 +160,5 @@ print(json.dumps({"text": out["text"].tolist(), "label": out["label"].tolist(),
 def test_the_spark_recipe_inside_spark(installed, texts):  # noqa: F811
     """`make test-spark` (pyspark and Java are not part of `make test`)."""
     pytest.importorskip("pyspark")
-    env = {**os.environ, "PYTHONPATH": str(installed), "PYSPARK_PYTHON": sys.executable}
-    result = subprocess.run([sys.executable, "-c", INSIDE_SPARK], input=json.dumps(texts), env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert sorted(out["text"]) == sorted(texts)  # every row once
-    expected = dict(zip(texts, reference(installed, texts).tolist()))
-    np.testing.assert_allclose(out["proba"], [expected[t] for t in out["text"]], atol=1e-6)
-    assert out["label"] == [("ham", "spam")[int(np.argmax(expected[t]))] for t in out["text"]]
+    check_engine_output(INSIDE_SPARK, installed, texts,
+                        {"PYTHONPATH": str(installed), "PYSPARK_PYTHON": sys.executable})
