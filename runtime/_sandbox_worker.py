@@ -1,9 +1,10 @@
 """Sandbox worker: runs ONE untrusted labeling program on behalf of `sandbox.ProgramPool`.
 
-A standalone, standard-library-only script, started by the parent as
-`python -S -s -P _sandbox_worker.py` with an environment holding only `PYTHONHASHSEED=0` and an
-empty temporary directory as cwd; never imported. One process runs one program: nothing another
-program did can reach it.
+A standalone, standard-library-only module, loaded from its file and run (`main()`) by a
+one-line bootstrap, `python -S -s -P -c ... _sandbox_worker.py` (loaded, not run as a script, so
+its bytecode is cached), with an environment holding only `PYTHONHASHSEED=0` and an empty
+temporary directory as cwd; never imported by the parent. One process runs one program: nothing
+another program did can reach it.
 
 Set-up, in order, before any program code runs:
   1. stdout is kept as the protocol channel; fds 1 and 2 go to /dev/null, sys.stdout/err to a sink.

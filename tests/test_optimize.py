@@ -76,6 +76,67 @@ def test_unsafe_or_unknown_cases_are_left_alone(source):
     assert optimize(source, text_input=True, memoize=False) is None
 
 
+KEYWORD_PROGRAM = '''import re
+
+WORDS = ("love", "free", "call", "c++", "my channel")
+
+
+def hits(text, words):
+    return sum(1 for w in words if re.search(r"\\b" + re.escape(w) + r"\\b", text))
+
+
+def stems(text):
+    return sum(len(re.findall(f"(?<![a-z]){re.escape(w)}s?(?:[.!]|\\b)", text)) for w in WORDS)
+
+
+def label(x: str) -> int:
+    text = x.lower()
+    return 1 if hits(text, WORDS) + stems(text) >= 2 else 0 if hits(x, WORDS) else -1
+'''
+KEYWORD_INPUTS = INPUTS + ["I love c++", "calls calls", "free free!", "LOVE", "lovely", "c+"]
+
+
+def test_patterns_built_from_keywords_compile_once_and_run_only_where_the_keyword_occurs():
+    rewrite = optimize(KEYWORD_PROGRAM, text_input=True, memoize=False)
+    assert rewrite.changes == (
+        "2 regex pattern(s) built from variables compiled once per distinct value (up to 4096)",
+        "2 of them tried only when their escaped word occurs in the string")
+    checked = check_program(rewrite.source)
+    assert checked.violations == ()
+    assert "re.search(" not in checked.source and "re.findall(" not in checked.source
+    assert "if text.find(w) >= 0 else None" in checked.source
+    assert votes(checked.source, KEYWORD_INPUTS) == votes(KEYWORD_PROGRAM, KEYWORD_INPUTS)
+
+
+@pytest.mark.parametrize("pattern", [
+    'r"\\b" + re.escape(w) + r"\\b", x, re.IGNORECASE',  # "LOVE" matches "love"
+    'r"(?i)" + re.escape(w), x',  # inline flags
+    're.escape(w) + "|ov", x',  # a top-level alternation: "ov" alone matches
+    '"(?:" + re.escape(w) + ")?e", x',  # the word made optional by a group around it
+    're.escape(w) + "?", x',  # a quantifier on the word's last character: "lov" matches
+    '"(?#" + re.escape(w) + ")e", x',  # the word inside a comment
+])
+def test_a_pattern_that_can_match_without_its_word_is_not_guarded(pattern):
+    source = ("import re\n\n\ndef label(x):\n"
+              f"    return sum(1 for w in ['love', 'free'] if re.search({pattern}))\n")
+    rewrite = optimize(source, text_input=True, memoize=False)
+    assert rewrite is not None and ".find(" not in rewrite.source
+    inputs = KEYWORD_INPUTS + ["Love", "lov", "ove", "e"]
+    assert votes(check_program(rewrite.source).source, inputs) == votes(source, inputs)
+
+
+def test_a_guarded_pattern_still_raises_on_a_non_string():
+    source = ("import re\n\n\ndef has(text, w):\n"
+              "    return re.search(r'\\b' + re.escape(w), text) is not None\n\n\n"
+              "def label(x):\n    return 1 if has(x.split(), 'love') else 0\n")
+    rewrite = optimize(source, text_input=True, memoize=False)
+    assert ".find(w) >= 0" in rewrite.source
+    for program in (source, check_program(rewrite.source).source):
+        with ProgramPool([program], 2, workers=1) as pool:
+            result = pool.apply(INPUTS)
+        assert result.exceptions.tolist() == [len(INPUTS)]
+
+
 def test_memoizing_only_text_and_only_with_repeats():
     source = "def label(x):\n    return 1\n"
     assert optimize(source, text_input=False, memoize=True) is None

@@ -2,7 +2,13 @@
 
 Rewrites, each only where it is exactly equivalent by construction:
   - `re.compile(CONST)` and `re.search(CONST, s)` (match, fullmatch, findall, finditer, sub,
-    split) inside `label`, with constant patterns and flags: compiled once at module level;
+    split) in any function, with constant patterns and flags: compiled once at module level;
+  - the same calls with a pattern built from variables by `+`, f-strings and `re.escape`
+    (`re.search(r"\b" + re.escape(word) + r"\b", s)` in a loop over keywords): compiled once
+    per distinct value, by an lru_cache'd function of those variables; where the pattern is
+    `re.escape(word)` in a plain sequence (constant regexes before and after it, no top-level
+    `|`, no inline flags, no IGNORECASE or VERBOSE), it can only match where `word` occurs, so search/match/fullmatch/findall run only when
+    `s.find(word) >= 0` (which, like the regex, raises on a non-string `s`);
   - constant lists, sets and tuples bound once at the top of `label` and only read (membership,
     iteration, builtins): bound once at module level;
   - `any(k in s for k in CONST_STRINGS)`, s a string derived from the input: one compiled
@@ -26,6 +32,8 @@ STR_METHODS = {"lower", "upper", "casefold", "strip", "lstrip", "rstrip", "repla
 READ_ONLY_CALLS = {"len", "sorted", "set", "frozenset", "tuple", "list", "any", "all", "sum",
                    "min", "max", "enumerate", "zip", "map", "filter", "reversed"}
 MEMO_SIZE = 4096
+PATTERN_CACHE_SIZE = 4096  # distinct built patterns a program keeps compiled
+NO_MATCH = {"search": "None", "match": "None", "fullmatch": "None", "findall": "[]"}
 
 
 @dataclass(frozen=True)
@@ -43,15 +51,20 @@ def optimize(source: str, *, text_input: bool, memoize: bool) -> Rewrite | None:
     if label is None or len(label.args.args) != 1:
         return None
     names = _Names(tree)
-    rewriter = _Rewriter(names, _re_alias(tree), label, text_input, _module_string_constants(tree))
+    functools_usable = _imports(module, "functools") or "functools" not in names.taken
+    rewriter = _Rewriter(names, _re_alias(tree), label, text_input, _module_string_constants(tree),
+                         functools_usable)
     module = module.visit(rewriter)
     changes = rewriter.describe()
-    if memoize and text_input and names.fresh("memoized_label", exact=True):
-        module = _memoized(module, label.args.args[0].arg, names)
+    memoized = bool(memoize and text_input and functools_usable
+                    and names.fresh("memoized_label", exact=True))
+    if memoized:
+        module = _memoized(module, label.args.args[0].arg)
         changes.append(f"memoized label ({MEMO_SIZE} most recent inputs)")
     if not changes:
         return None
-    return Rewrite(_with_constants(module, rewriter.constants, rewriter.needs_re).code,
+    imports = ["re"] * rewriter.needs_re + ["functools"] * (memoized or bool(rewriter.builders))
+    return Rewrite(_with_constants(module, rewriter.constants, rewriter.builders, imports).code,
                    tuple(changes))
 
 
@@ -142,20 +155,25 @@ def _read_only_uses(scope: ast.AST, name: str) -> bool:
 
 
 class _Rewriter(cst.CSTTransformer):
-    """Rewrites inside `label`; collects the module-level constants it introduces."""
+    """Rewrites inside functions (collections and alternations: inside `label`); collects the
+    module-level constants and pattern builders it introduces."""
 
     def __init__(self, names: _Names, re_alias: str | None, label: ast.FunctionDef,
-                 text_input: bool, module_strings: set[str]) -> None:
+                 text_input: bool, module_strings: set[str], functools_usable: bool) -> None:
         self.names, self.re_alias, self.text_input = names, re_alias, text_input
         self.module_strings = module_strings  # names of module-level constant string lists
+        self.functools_usable = functools_usable
         self.parameter = label.args.args[0].arg
         self.constants: list[tuple[str, str]] = []  # (name, expression code), in order
         self.patterns: dict[str, str] = {}  # re.compile code -> its module-level name
-        self.counts = {"patterns": 0, "collections": 0, "alternations": 0}
+        self.builders: dict[str, str] = {}  # pattern builder's source -> its name
+        self.counts = {"patterns": 0, "built": 0, "guarded": 0, "collections": 0,
+                       "alternations": 0}
         self.hoisted = self._hoistable_locals(label)  # local -> module-level name
         self.strings = self._string_locals(label)
         self.needs_re = False
-        self.depth = 0  # > 0 inside label
+        self.function_depth = 0  # > 0 inside any function
+        self.label_depth = 0  # > 0 inside label
 
     # -- what can be hoisted -------------------------------------------------------------
     def _hoistable_locals(self, label: ast.FunctionDef) -> dict[str, str]:
@@ -194,15 +212,17 @@ class _Rewriter(cst.CSTTransformer):
 
     # -- the transformation ----------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        if self.depth or node.name.value == "label":
-            self.depth += 1
+        self.function_depth += 1
+        if self.label_depth or (self.function_depth == 1 and node.name.value == "label"):
+            self.label_depth += 1
         return True
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
-        if not self.depth:
+        self.function_depth -= 1
+        if not self.label_depth:
             return updated
-        self.depth -= 1
-        if self.depth or not self.hoisted:
+        self.label_depth -= 1
+        if self.label_depth or not self.hoisted:
             return updated
         hoisted = set(self.hoisted.values())
         body = [s for s in updated.body.body if _assigned_name(s) not in hoisted]
@@ -210,14 +230,14 @@ class _Rewriter(cst.CSTTransformer):
 
     def leave_SimpleStatementLine(self, original, updated):
         local = _assigned_name(original)
-        if self.depth == 1 and local in self.hoisted:
+        if self.label_depth == 1 and local in self.hoisted:
             value = updated.body[0].value
             self.constants.append((self.hoisted[local], _code(value)))
             self.counts["collections"] += 1
         return updated
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
-        if self.depth and updated.value in self.hoisted:
+        if self.label_depth and updated.value in self.hoisted:
             return updated.with_changes(value=self.hoisted[updated.value])
         return updated
 
@@ -229,9 +249,10 @@ class _Rewriter(cst.CSTTransformer):
         return updated.with_changes(keyword=original.keyword)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        if not self.depth:
+        if not self.function_depth:
             return updated
-        return self._regex_call(updated) or self._alternation(original, updated) or updated
+        return self._regex_call(updated) or (self.label_depth and self._alternation(
+            original, updated)) or updated
 
     def _regex_call(self, call: cst.Call) -> cst.BaseExpression | None:
         func = call.func
@@ -246,10 +267,38 @@ class _Rewriter(cst.CSTTransformer):
             return None
         flags = args[arity] if len(args) > arity else None
         pattern = args[0].value
-        if not self._compiles(pattern, flags.value if flags else None):
-            return None
         compiled = f"{self.re_alias}.compile({_code(pattern)}" + (
             f", {_code(flags.value)})" if flags else ")")
+        constant = self._compiles(pattern, flags.value if flags else None)
+        if constant:
+            replacement = self._constant_pattern(compiled)
+        else:
+            replacement = self._built_pattern(pattern, flags.value if flags else None, compiled)
+        if replacement is None:
+            return None
+        if func.attr.value == "compile":
+            return replacement
+        rest = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in args[1:arity]]
+        call = cst.Call(cst.Attribute(replacement, cst.Name(func.attr.value)), rest)
+        guard = None if constant else self._substring_guard(func.attr.value, pattern, flags, args)
+        return cst.parse_expression(guard.format(_code(call))) if guard else call
+
+    def _substring_guard(self, function: str, pattern: cst.BaseExpression,
+                         flags: cst.Arg | None, args: list[cst.Arg]) -> str | None:
+        """`({} if s.find(word) >= 0 else <no match>)` when the pattern can only match where
+        the variable `word` occurs in `s` (a plain name, so evaluating it twice is safe)."""
+        haystack = args[1].value
+        flag_value = 0 if flags is None else self._flags(ast.parse(_code(flags.value),
+                                                                    mode="eval").body)
+        word = _escaped_word(ast.parse(_code(pattern), mode="eval").body, self.re_alias)
+        if (function not in NO_MATCH or word is None or not isinstance(haystack, cst.Name)
+                or flag_value is None or flag_value & (re.IGNORECASE | re.VERBOSE)):
+            return None
+        self.counts["guarded"] += 1
+        return f"({{}} if {haystack.value}.find({word}) >= 0 else {NO_MATCH[function]})"
+
+    def _constant_pattern(self, compiled: str) -> cst.BaseExpression | None:
+        """The module-level name of the compiled constant pattern."""
         name = self.patterns.get(compiled)
         if name is None:
             name = self.patterns[compiled] = self.names.fresh("PATTERN")
@@ -257,10 +306,25 @@ class _Rewriter(cst.CSTTransformer):
                 return None
             self.constants.append((name, compiled))
         self.counts["patterns"] += 1
-        if func.attr.value == "compile":
-            return cst.Name(name)
-        rest = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in args[1:arity]]
-        return cst.Call(cst.Attribute(cst.Name(name), cst.Name(func.attr.value)), rest)
+        return cst.Name(name)
+
+    def _built_pattern(self, pattern: cst.BaseExpression, flags: cst.BaseExpression | None,
+                       compiled: str) -> cst.BaseExpression | None:
+        """A call of the lru_cache'd builder of a pattern made from variables (constant flags)."""
+        variables = _pattern_variables(ast.parse(_code(pattern), mode="eval").body, self.re_alias)
+        if not variables or not self.functools_usable or (
+                flags is not None and self._flags(ast.parse(_code(flags), mode="eval").body) is None):
+            return None
+        parameters = ", ".join(variables)
+        body = f"({parameters}):\n    return {compiled}\n"
+        name = self.builders.get(body)
+        if name is None:
+            name = self.names.fresh("compiled_pattern")
+            if name is None:
+                return None
+            self.builders[body] = name
+        self.counts["built"] += 1
+        return cst.parse_expression(f"{name}({parameters})")
 
     def _compiles(self, pattern: cst.BaseExpression, flags: cst.BaseExpression | None) -> bool:
         value = _literal(ast.parse(_code(pattern), mode="eval").body)
@@ -333,10 +397,16 @@ class _Rewriter(cst.CSTTransformer):
         return sequence
 
     def describe(self) -> list[str]:
-        patterns, collections, alternations = self.counts.values()
+        patterns, built, guarded, collections, alternations = self.counts.values()
         changes = []
         if patterns:
             changes.append(f"{patterns} constant regex pattern(s) compiled once, out of label")
+        if built:
+            changes.append(f"{built} regex pattern(s) built from variables compiled once per "
+                           f"distinct value (up to {PATTERN_CACHE_SIZE})")
+        if guarded:
+            changes.append(f"{guarded} of them tried only when their escaped word occurs in the "
+                           "string")
         if collections:
             changes.append(f"{collections} constant collection(s) built once, out of label")
         if alternations:
@@ -359,6 +429,98 @@ def _module_string_constants(tree: ast.Module) -> set[str]:
     return found
 
 
+def _pattern_variables(node: ast.AST, re_alias: str) -> list[str] | None:
+    """The variables a pattern is built from, in order, when it is made only of string
+    constants, variables, `+`, f-string fields and `re.escape(...)`; else None."""
+    if isinstance(node, ast.Constant):
+        return [] if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name):
+        return None if node.id == re_alias else [node.id]
+    parts = None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts = [node.left, node.right]
+    elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+          and isinstance(node.func.value, ast.Name) and node.func.value.id == re_alias
+          and node.func.attr == "escape" and len(node.args) == 1 and not node.keywords):
+        parts = node.args
+    elif isinstance(node, ast.JoinedStr):
+        parts = [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values]
+        if any(isinstance(v, ast.FormattedValue) and (v.conversion != -1 or v.format_spec)
+               for v in node.values):
+            return None
+    if parts is None:
+        return None
+    found: list[str] = []
+    for part in parts:
+        variables = _pattern_variables(part, re_alias)
+        if variables is None:
+            return None
+        found += [v for v in variables if v not in found]
+    return found
+
+
+def _escaped_word(node: ast.AST, re_alias: str) -> str | None:
+    """`word` when the pattern is a constant regex + `re.escape(word)` + a constant regex (by
+    `+` or an f-string), each a plain sequence, the second not starting with a quantifier: every
+    match then contains `word`. Else None."""
+    parts = _concatenated(node)
+    escapes = [i for i, part in enumerate(parts) if not isinstance(part, ast.Constant)]
+    if len(escapes) != 1 or not all(isinstance(p.value, str) for i, p in enumerate(parts)
+                                    if i != escapes[0]):
+        return None
+    escape = parts[escapes[0]]
+    if not (isinstance(escape, ast.Call) and isinstance(escape.func, ast.Attribute)
+            and isinstance(escape.func.value, ast.Name) and escape.func.value.id == re_alias
+            and escape.func.attr == "escape" and len(escape.args) == 1 and not escape.keywords
+            and isinstance(escape.args[0], ast.Name)):
+        return None
+    before = "".join(p.value for p in parts[:escapes[0]])
+    after = "".join(p.value for p in parts[escapes[0] + 1:])
+    if not (_sequence(before) and _sequence(after)) or after[:1] in ("*", "+", "?", "{"):
+        return None
+    return escape.args[0].id
+
+
+def _sequence(pattern: str) -> bool:
+    """A regex that compiles on its own, with no `|` outside groups and no inline flags or
+    comments (which could reach past it)."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    depth, i = 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":  # a class: skip to its closing bracket (it compiled, so there is one)
+            i += 1 + (pattern[i + 1:i + 2] == "^")
+            i += pattern[i:i + 1] == "]"
+            while pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif char == "(":
+            if pattern[i + 1:i + 2] == "?" and pattern[i + 2:i + 3] in tuple("aiLmsux-#"):
+                return False
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return False
+        i += 1
+    return True
+
+
+def _concatenated(node: ast.AST) -> list[ast.AST]:
+    """The parts of a `+` chain or an f-string, in order."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _concatenated(node.left) + _concatenated(node.right)
+    if isinstance(node, ast.JoinedStr):
+        return [v.value if isinstance(v, ast.FormattedValue) and v.conversion == -1
+                and not v.format_spec else v for v in node.values]
+    return [node]
+
+
 def _assigned_name(statement) -> str | None:
     if (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
             and isinstance(statement.body[0], cst.Assign)
@@ -373,15 +535,20 @@ def _code(node: cst.CSTNode) -> str:
 
 
 def _with_constants(module: cst.Module, constants: list[tuple[str, str]],
-                    needs_re: bool) -> cst.Module:
-    """The module with `NAME = expression` lines before `def label` (and `import re`)."""
+                    builders: dict[str, str], imports: list[str]) -> cst.Module:
+    """The module with the pattern builders before its first function, `NAME = expression`
+    lines before `def label`, and the `imports` it lacks at the top."""
     body = list(module.body)
     at = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)
               and s.name.value in ("label", "memoized_label"))
-    lines = [cst.parse_statement(f"{name} = {code}\n") for name, code in constants]
-    body[at:at] = lines
-    if needs_re and not _imports(module, "re"):
-        body.insert(0, cst.parse_statement("import re\n"))
+    body[at:at] = [cst.parse_statement(f"{name} = {code}\n") for name, code in constants]
+    first = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef))
+    body[first:first] = [cst.parse_statement(
+        f"@functools.lru_cache(maxsize={PATTERN_CACHE_SIZE})\ndef {name}{definition}")
+        for definition, name in builders.items()]
+    for name in imports:
+        if not _imports(module, name):
+            body.insert(0, cst.parse_statement(f"import {name}\n"))
     return module.with_changes(body=body)
 
 
@@ -391,21 +558,14 @@ def _imports(module: cst.Module, name: str) -> bool:
                for s in module.body)
 
 
-def _memoized(module: cst.Module, parameter: str, names: _Names) -> cst.Module:
+def _memoized(module: cst.Module, parameter: str) -> cst.Module:
     """label's body moves to an lru_cache'd `memoized_label`; label calls it."""
     body = list(module.body)
     at = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)
               and s.name.value == "label")
-    original = body[at]
-    functools = "functools" if _imports(module, "functools") or "functools" not in names.taken \
-        else None
-    if functools is None:
-        return module
-    memoized = original.with_changes(
+    memoized = body[at].with_changes(
         name=cst.Name("memoized_label"),
         decorators=[cst.Decorator(cst.parse_expression(f"functools.lru_cache(maxsize={MEMO_SIZE})"))])
     wrapper = cst.parse_statement(f"def label({parameter}):\n    return memoized_label({parameter})\n")
     body[at:at + 1] = [memoized, wrapper]
-    if not _imports(module, "functools"):
-        body.insert(0, cst.parse_statement("import functools\n"))
     return module.with_changes(body=body)
