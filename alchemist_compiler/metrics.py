@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from alchemist_runtime.label_model import covered, predict_proba
+from alchemist_runtime.labeler import combined_proba
 
 from .artifacts import OMITTED_WHEN_NONE
 from .review.evidence import confusion_matrix
@@ -88,18 +89,21 @@ def with_groups(metrics: Metrics, proba: np.ndarray, gold: np.ndarray, groups: l
 
 
 def evaluate_splits(splits: dict, votes: dict, kept: list[int], label_model: dict, distilled) -> list[Metrics]:
-    """The label model's and the distilled model's metrics on valid and test (`distilled`: a
-    distill.Distilled; `votes`: each split's vote matrix, of which `kept` are the label model's
-    columns)."""
+    """The label model's, the distilled model's and their combination's (the labeler's
+    `predict(..., programs=True)`) metrics on valid and test (`distilled`: a distill.Distilled;
+    `votes`: each split's vote matrix, of which `kept` are the label model's columns)."""
     metrics = []
     for name in ("valid", "test"):
         if name not in splits:
             continue
         split, L = splits[name], votes[name][:, kept]
+        posterior = predict_proba(label_model, L)
+        proba = distilled.proba(split.labeler_inputs, label_model["cardinality"])
+        every_row = np.ones(len(split), bool)
         for model, proba, voted in (
-            ("label model", predict_proba(label_model, L), covered(L)),
-            ("distilled", distilled.proba(split.labeler_inputs, label_model["cardinality"]),
-             np.ones(len(split), bool)),
+            ("label model", posterior, covered(L)),
+            ("distilled", proba, every_row),
+            ("combined", combined_proba(proba, posterior, L), every_row),
         ):
             metrics.append(with_groups(evaluate(name, model, proba, split.labels, voted),
                                        proba, split.labels, split.groups))

@@ -1,6 +1,7 @@
 """`python -m <labeler> predict|vote IN -o OUT`: label a file offline, streamed in batches.
 
-`predict` labels with the distilled model, `vote` with the programs and the label model. Each
+`predict` labels with the distilled model (`--programs`: combined with the label model where a
+program votes), `vote` with the programs and the label model. Each
 output row carries the input row's fields (an id, ...), then the label (empty = abstained) and
 the probabilities; formats and their rules are in io.py. A user error is one line naming the
 file and the line, exit code 2.
@@ -61,6 +62,10 @@ def parser_for(package_dir: Path) -> argparse.ArgumentParser:
         command.add_argument("--batch-rows", type=_positive, default=BATCH_ROWS,
                              help=f"rows read, labeled and written at a time "
                                   f"(default {BATCH_ROWS})")
+        if name == "predict":
+            command.add_argument("--programs", action="store_true",
+                                 help="also run the programs: where one votes, average the "
+                                      "distilled model's and the label model's probabilities")
     return parser
 
 
@@ -91,7 +96,8 @@ def label_file(package_dir: Path, args, writer: LabelWriter) -> tuple[int, int]:
     `args.workers` processes; memory holds at most 2 x workers batches. Returns the row count
     and how many of them abstained."""
     batches = iter_batches(args.input, args.batch_rows, args.input_format)
-    jobs = ((args.command, batch, args.threshold) for batch in batches)
+    programs = getattr(args, "programs", False)
+    jobs = ((args.command, batch, args.threshold, programs) for batch in batches)
     count = abstained = 0
     if args.workers == 1:
         _init_worker(package_dir, args.column)
@@ -151,17 +157,19 @@ def _close_worker() -> None:
         _worker_labeler = None
 
 
-def _label_batch(job: tuple[str, Batch, float | None]) -> tuple[Batch, list, object]:
-    command, batch, threshold = job
+def _label_batch(job: tuple[str, Batch, float | None, bool]) -> tuple[Batch, list, object]:
+    command, batch, threshold, programs = job
     labeler = _worker_labeler
     _check_column(labeler, batch)
     inputs = labeler.inputs.from_rows(batch.rows, batch.file)
     if len(inputs) != len(batch.rows):  # an image labeler's .txt: blank lines are not inputs
         kept = [i for i, row in enumerate(batch.rows) if row.strip()]
         batch = Batch([batch.rows[i] for i in kept], [batch.places[i] for i in kept], batch.file)
-    method = labeler.predict_and_proba if command == "predict" else labeler.vote_and_proba
     try:
-        labels, proba = method(inputs, threshold)
+        if command == "predict":
+            labels, proba = labeler.predict_and_proba(inputs, threshold, programs)
+        else:
+            labels, proba = labeler.vote_and_proba(inputs, threshold)
     except (TypeError, ValueError) as err:
         _raise_located(labeler, inputs, batch.places, err)
     return batch, labels, proba

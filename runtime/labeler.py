@@ -1,5 +1,9 @@
 """`Labeler`: the distilled ONNX model for predictions, the programs + label model for votes.
 
+`predict(..., programs=True)` uses both: where at least one program votes, the distilled model's
+probabilities are averaged with the label model's posterior (`combined_proba`, the "combined"
+model of the compile's metrics); elsewhere they are the distilled model's.
+
 What it accepts is its modality's business (manifest.json's "modality" and "input", see
 modalities/); how its model runs, its featurizer's (manifest.json's "featurizer", see session.py).
 
@@ -44,23 +48,30 @@ class Labeler:
             )
         return self._session
 
-    def predict_proba(self, inputs) -> np.ndarray:
-        """(n, k) class probabilities from the distilled model."""
-        return self._proba(self.inputs.batch(inputs))
+    def predict_proba(self, inputs, programs: bool = False) -> np.ndarray:
+        """(n, k) class probabilities from the distilled model (`programs`: combined with the
+        label model where a program votes; runs the programs)."""
+        return self._proba(self.inputs.batch(inputs), programs)
 
-    def _proba(self, values: list) -> np.ndarray:
-        return run_model(self.session, self.inputs, values, len(self.classes))
+    def _proba(self, values: list, programs: bool = False) -> np.ndarray:
+        proba = run_model(self.session, self.inputs, values, len(self.classes))
+        if not programs:
+            return proba
+        L = self._votes(values)
+        return combined_proba(proba, label_model_proba(self._load_label_model(), L), L)
 
-    def predict(self, inputs, threshold: float | None = None) -> list[str | None]:
-        """Class names from the distilled model; None for a blank input, and where the top
-        probability is below `threshold` (0 to 1; None: never)."""
-        return self.predict_and_proba(inputs, threshold)[0]
+    def predict(self, inputs, threshold: float | None = None,
+                programs: bool = False) -> list[str | None]:
+        """Class names from the distilled model (`programs`: combined with the label model
+        where a program votes); None for a blank input, and where the top probability is below
+        `threshold` (0 to 1; None: never)."""
+        return self.predict_and_proba(inputs, threshold, programs)[0]
 
-    def predict_and_proba(self, inputs, threshold: float | None = None):
-        """(predict's labels, predict_proba's (n, k) array) from one run of the model."""
+    def predict_and_proba(self, inputs, threshold: float | None = None, programs: bool = False):
+        """(predict's labels, predict_proba's (n, k) array) from one run of the model(s)."""
         check_threshold(threshold)
         values = self.inputs.batch(inputs)
-        proba = self._proba(values)
+        proba = self._proba(values, programs)
         return self._labels(proba, self._evidence(values), threshold), proba
 
     def _evidence(self, values: list) -> np.ndarray:
@@ -140,19 +151,26 @@ class Labeler:
         return self._labels(proba, evidence, threshold), proba, L
 
     def explain(self, x, threshold: float | None = None) -> dict:
-        """For one input, both models' answers: the distilled model's (what `predict` gives)
-        and the label model's (what `vote` gives), each with its probabilities, and each
-        program's vote (a class name, None = abstain)."""
+        """For one input, the models' answers: the distilled model's (what `predict` gives),
+        the label model's (what `vote` gives) and their combination (`predict(...,
+        programs=True)`), each with its probabilities, and each program's vote (a class name,
+        None = abstain)."""
         values = [self.inputs.one(x)]
         labels, posterior, L = self._vote(values, threshold)
         proba = self._proba(values)
+        combined = combined_proba(proba, posterior, L)
+        evidence = self._evidence(values)
         columns = self.manifest["label_model_columns"]
         return {
             "distilled": {
-                "prediction": self._labels(proba, self._evidence(values), threshold)[0],
+                "prediction": self._labels(proba, evidence, threshold)[0],
                 "probabilities": self._by_class(proba[0]),
             },
             "label_model": {"prediction": labels[0], "posterior": self._by_class(posterior[0])},
+            "combined": {
+                "prediction": self._labels(combined, evidence, threshold)[0],
+                "probabilities": self._by_class(combined[0]),
+            },
             "votes": {c: (self.classes[v] if v >= 0 else None)
                       for c, v in zip(columns, L[0].tolist())},
         }
@@ -176,6 +194,15 @@ class Labeler:
             self.close()
         except Exception:
             pass
+
+
+def combined_proba(distilled: np.ndarray, posterior: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """The distilled model's probabilities, averaged with the label model's posterior on the
+    rows where at least one column of the votes `L` voted."""
+    voted = (L >= 0).any(axis=1)
+    combined = distilled.astype(np.float64, copy=True)
+    combined[voted] = (distilled[voted] + posterior[voted]) / 2
+    return combined
 
 
 def check_threshold(threshold) -> None:

@@ -78,11 +78,13 @@ texts, gold = [r["text"] for r in rows], [r["label"] for r in rows]
 lab = Labeler()
 distilled = (lab.predict_proba(texts).argmax(1) == gold).mean()
 votes = (lab.vote_proba(texts).argmax(1) == gold).mean()
+combined = (lab.predict_proba(texts, programs=True).argmax(1) == gold).mean()
 lab.close()
-print(json.dumps([round(float(distilled), 6), round(float(votes), 6)]))
+print(json.dumps([round(float(a), 6) for a in (distilled, votes, combined)]))
 """
     got = json.loads(run_installed(installed, code, str(EXAMPLES / "youtube/data/test.jsonl")))
-    assert got == [expected[("test", "distilled")], expected[("test", "label model")]]
+    assert got == [expected[("test", "distilled")], expected[("test", "label model")],
+                   expected[("test", "combined")]]
 
 
 def test_labeler_api_vote_and_explain(installed):

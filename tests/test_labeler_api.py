@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from test_compile import IMPORT_NAME, installed, run_installed, youtube_labeler  # noqa: F401
 
 TEXTS = ["check out my channel http://bit.ly/xyz", "love this song so much", "zzz",
@@ -64,11 +66,13 @@ out["words"] = lab.predict(["  subscribe to my channel  "])
     assert out["words"] == ["spam"]
 
 
-def test_explain_names_both_models_and_matches_their_methods(installed):  # noqa: F811
+def test_explain_names_the_models_and_matches_their_methods(installed):  # noqa: F811
     out = call(installed, """
 for i, x in enumerate(texts):
     out[i] = {"explain": lab.explain(x), "predict": lab.predict([x])[0], "proba": lab.predict_proba([x])[0].tolist(),
-              "vote": lab.vote([x])[0], "posterior": lab.vote_proba([x])[0].tolist(), "votes": lab.votes([x])[0].tolist()}
+              "vote": lab.vote([x])[0], "posterior": lab.vote_proba([x])[0].tolist(), "votes": lab.votes([x])[0].tolist(),
+              "combined": lab.predict([x], programs=True)[0],
+              "combined_proba": lab.predict_proba([x], programs=True)[0].tolist()}
 try:
     lab.explain(b"check out my channel")
 except TypeError as err:
@@ -79,16 +83,22 @@ out["columns"] = lab.manifest["label_model_columns"]
     abstained = 0
     for i in range(len(TEXTS)):
         case, explained = out[str(i)], out[str(i)]["explain"]
-        assert set(explained) == {"distilled", "label_model", "votes"}
+        assert set(explained) == {"distilled", "label_model", "combined", "votes"}
         assert explained["distilled"]["prediction"] == case["predict"]
         assert list(explained["distilled"]["probabilities"].values()) == case["proba"]
         assert explained["label_model"]["prediction"] == case["vote"]
         assert list(explained["label_model"]["posterior"].values()) == case["posterior"]
         assert explained["votes"] == {c: (classes[v] if v >= 0 else None)
                                       for c, v in zip(out["columns"], case["votes"])}
+        assert explained["combined"]["prediction"] == case["combined"]
+        assert list(explained["combined"]["probabilities"].values()) == case["combined_proba"]
         if all(v == -1 for v in case["votes"]):
             abstained += 1
             assert explained["label_model"]["prediction"] is None
             assert explained["distilled"]["prediction"] in classes
+            assert case["combined_proba"] == pytest.approx(case["proba"])
+        else:
+            assert case["combined_proba"] == pytest.approx(
+                [(a + b) / 2 for a, b in zip(case["proba"], case["posterior"])])
     assert abstained >= 1
     assert out["bytes"] == "the input is bytes, expected str"

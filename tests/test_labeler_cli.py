@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from test_compile import IMPORT_NAME, installed, run_installed, youtube_labeler  # noqa: F401
 
@@ -98,6 +99,22 @@ def test_column_threshold_and_workers(installed, tmp_path):  # noqa: F811
     assert [r["label"] for r in strict_rows] == [
         r["label"] if max(r["proba"]) >= 0.95 else None for r in plain_rows]
     assert strict_rows != plain_rows
+
+
+def test_predict_with_programs_combines_both_models_like_the_api(installed):  # noqa: F811
+    texts = [r["text"] for r in ROWS] + [QUIET]
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    plain, combined = (labeler_cli(installed, "predict", "-", "-o", "-", *extra, stdin=stdin)
+                       for extra in ([], ["--programs"]))
+    code = (f"import json\nfrom {IMPORT_NAME} import Labeler\nlab = Labeler()\n"
+            "print(json.dumps(lab.predict_proba(json.loads(sys.argv[1]), programs=True).tolist()))\n"
+            "lab.close()\n")
+    expected = json.loads(run_installed(installed, code, json.dumps(texts)))
+    got = np.array([json.loads(line)["proba"] for line in combined.stdout.splitlines()])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    plain_proba = np.array([json.loads(line)["proba"] for line in plain.stdout.splitlines()])
+    np.testing.assert_allclose(got[-1], plain_proba[-1], atol=1e-6)  # no program votes: distilled
+    assert np.abs(got[0] - plain_proba[0]).max() > 1e-3  # programs vote: averaged
 
 
 @pytest.mark.parametrize("name, content, args, message", [
