@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from alchemist_runtime.sandbox import ProgramPool
@@ -11,6 +12,7 @@ from alchemist_compiler import speedup
 from alchemist_compiler.apply import ApplySettings
 from alchemist_compiler.modality import get_modality
 from alchemist_compiler.programs.build import Program, check_program
+from alchemist_compiler.programs.case_fold import foldable
 from alchemist_compiler.programs.optimize import Rewrite, optimize
 
 INPUTS = ["Subscribe to my channel", "CALL 0800 123 456 now", "I love this song", "", "www.x.com",
@@ -50,6 +52,8 @@ def test_every_rewrite_applies_passes_vetting_and_votes_the_same():
         "3 constant regex pattern(s) compiled once, out of label",
         "1 constant collection(s) built once, out of label",
         "2 any(k in s for k in ...) test(s) made one compiled alternation",
+        "1 case-insensitive regex call(s) tried first as a case-sensitive copy on the "
+        "lowercased text (ASCII text only)",
         "memoized label (4096 most recent inputs)")
     checked = check_program(rewrite.source)
     assert checked.violations == ()
@@ -135,6 +139,80 @@ def test_a_guarded_pattern_still_raises_on_a_non_string():
         with ProgramPool([program], 2, workers=1) as pool:
             result = pool.apply(INPUTS)
         assert result.exceptions.tolist() == [len(INPUTS)]
+
+
+CASE_PROGRAM = '''import re
+
+WORDS = r"(free|win+er|prize)"
+OFFER = re.compile(r"\\b" + WORDS + r"\\b", re.IGNORECASE)
+START = re.compile(r"(?:urgent|stop)[!:]?", re.IGNORECASE | re.MULTILINE)
+WHOLE = re.compile(f"[a-z0-9 ]+{WORDS}", re.I)
+REPEAT = re.compile(r"(\\w)\\1{2,}", re.I)
+
+
+def count(text):
+    return len(REPEAT.findall(text))
+
+
+def label(x: str) -> int:
+    if START.match(x) or WHOLE.fullmatch(x):
+        return 1
+    return 1 if OFFER.search(x) or count(x) >= 2 else 0
+'''
+# upper case, a non-ASCII str whose case folding differs from str.lower's (long s, Kelvin
+# sign, dotted I), and repeated letters whose case differs (back-references)
+CASE_INPUTS = KEYWORD_INPUTS + ["FREE stuff", "WiNNer", "ſtop now", "\u212aing", "İ win",
+                                "STOP: urgent", "Zzz aaA", "a PRIZE", "ſtop! \u212a", "winer"]
+
+
+def test_case_insensitive_patterns_are_tried_as_a_case_sensitive_copy_on_lowered_text():
+    rewrite = optimize(CASE_PROGRAM, text_input=True, memoize=False)
+    assert rewrite.changes == ("4 case-insensitive regex call(s) tried first as a case-sensitive "
+                               "copy on the lowercased text (ASCII text only)",)
+    checked = check_program(rewrite.source)
+    assert checked.violations == ()
+    assert "OFFER_FOLDED = re.compile(OFFER.pattern, OFFER.flags & ~re.IGNORECASE)" in checked.source
+    assert "START.match(x) if may_match(START_FOLDED.match, x) else None" in checked.source
+    assert "REPEAT.findall(text) if may_match(REPEAT_FOLDED.search, text) else []" in checked.source
+    assert votes(checked.source, CASE_INPUTS) == votes(CASE_PROGRAM, CASE_INPUTS)
+
+
+@pytest.mark.parametrize(("pattern", "text"), [
+    (r"\bstop\b", "ſtop"),  # what makes a non-ASCII str unsafe: ſ folds to s, lowers to itself
+])
+def test_the_copy_is_only_trusted_on_ascii_text(pattern, text):
+    assert re.search(pattern, text, re.I) and not re.search(pattern, text.lower())
+
+
+@pytest.mark.parametrize(("pattern", "text"), [
+    ("NASA", "nasa"),  # an upper-case literal
+    ("[A-Z]+", "abc"),  # an upper-case class
+    ("[0-c]", "d"),  # a range holding part of the letters: d folds to D, inside it
+    ("\\x41", "a"),  # an upper-case letter by its code
+    ("(?-i:ab)c", "ABC"),  # a case-sensitive group: the copy would differ from the original
+    ("caf\u00e9", "CAF\u00c9"),  # a non-ASCII literal
+])
+def test_case_dependent_patterns_are_not_folded(pattern, text):
+    assert not foldable(pattern, re.IGNORECASE)
+    source = (f"import re\n\nP = re.compile({pattern!r}, re.IGNORECASE)\n\n\n"
+              "def label(x):\n    return 1 if P.search(x) else 0\n")
+    assert optimize(source, text_input=True, memoize=False) is None
+    if pattern[:3] not in ("(?-", "caf"):  # where the copy on lowered text would miss a match
+        assert re.search(pattern, text, re.I) and not re.search(pattern, text.lower())
+
+
+@pytest.mark.parametrize("call", ["P.search(x, 2)", "P.search(x.lower())", "P.finditer(x)"])
+def test_other_calls_of_a_foldable_pattern_are_left_alone(call):
+    source = (f"import re\n\nP = re.compile('ab+', re.I)\n\n\n"
+              f"def label(x):\n    return 1 if {call} else 0\n")
+    assert optimize(source, text_input=True, memoize=False) is None
+
+
+def test_a_pattern_name_bound_twice_is_not_folded():
+    source = ("import re\n\nP = re.compile('ab+', re.I)\n\n\n"
+              "def label(x):\n    P = re.compile('b')\n    return 1 if P.search(x) else 0\n")
+    rewrite = optimize(source, text_input=True, memoize=False)
+    assert rewrite is None or "FOLDED" not in rewrite.source
 
 
 def test_memoizing_only_text_and_only_with_repeats():

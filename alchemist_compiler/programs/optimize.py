@@ -13,6 +13,10 @@ Rewrites, each only where it is exactly equivalent by construction:
     iteration, builtins): bound once at module level;
   - `any(k in s for k in CONST_STRINGS)`, s a string derived from the input: one compiled
     alternation, `ALTERNATION.search(s) is not None`;
+  - `P.search(s)` (match, fullmatch, findall), P a module-level case-insensitive pattern that
+    nothing in it makes case-dependent (case_fold.py) and s a plain name: on an ASCII str, a
+    case-sensitive copy of P is tried on `s.lower()` first, and P runs only where the copy
+    matches;
   - memoization of repeated identical inputs (text only): `label` calls an lru_cache'd copy.
 The rewritten source is vetted again, and `speed_up.py` keeps it only where its votes are
 identical to the original's on the probe inputs and on every row of every split.
@@ -26,6 +30,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from .case_fold import foldable
+
 RE_FUNCTIONS = {"compile": 1, "search": 2, "match": 2, "fullmatch": 2, "findall": 2,
                 "finditer": 2, "sub": 3, "split": 2}  # name -> positional args it takes here
 STR_METHODS = {"lower", "upper", "casefold", "strip", "lstrip", "rstrip", "replace", "title"}
@@ -34,6 +40,12 @@ READ_ONLY_CALLS = {"len", "sorted", "set", "frozenset", "tuple", "list", "any", 
 MEMO_SIZE = 4096
 PATTERN_CACHE_SIZE = 4096  # distinct built patterns a program keeps compiled
 NO_MATCH = {"search": "None", "match": "None", "fullmatch": "None", "findall": "[]"}
+FOLDED_TRY = {"search": "search", "match": "match", "fullmatch": "fullmatch", "findall": "search"}
+MAY_MATCH = """(folded_try, text):
+    \"\"\"False only when text is an ASCII str on which a case-insensitive pattern cannot match,
+    as its case-sensitive copy (folded_try) shows on text.lower().\"\"\"
+    return not isinstance(text, str) or not str.isascii(text) or folded_try(str.lower(text)) is not None
+"""
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,9 @@ def optimize(source: str, *, text_input: bool, memoize: bool) -> Rewrite | None:
         return None
     names = _Names(tree)
     functools_usable = _imports(module, "functools") or "functools" not in names.taken
-    rewriter = _Rewriter(names, _re_alias(tree), label, text_input, _module_string_constants(tree),
-                         functools_usable)
+    re_alias = _re_alias(tree)
+    rewriter = _Rewriter(names, re_alias, label, text_input, _module_string_constants(tree),
+                         functools_usable, _foldable_patterns(tree, re_alias))
     module = module.visit(rewriter)
     changes = rewriter.describe()
     memoized = bool(memoize and text_input and functools_usable
@@ -64,8 +77,11 @@ def optimize(source: str, *, text_input: bool, memoize: bool) -> Rewrite | None:
     if not changes:
         return None
     imports = ["re"] * rewriter.needs_re + ["functools"] * (memoized or bool(rewriter.builders))
-    return Rewrite(_with_constants(module, rewriter.constants, rewriter.builders, imports).code,
-                   tuple(changes))
+    helpers = [f"@functools.lru_cache(maxsize={PATTERN_CACHE_SIZE})\ndef {name}{definition}"
+               for definition, name in rewriter.builders.items()]
+    helpers += [f"def {rewriter.may_match}{MAY_MATCH}"] * bool(rewriter.may_match)
+    module = _with_constants(module, rewriter.constants, helpers, imports)
+    return Rewrite(_after_anchors(module, rewriter.anchored).code, tuple(changes))
 
 
 class _Names:
@@ -130,6 +146,12 @@ def _bindings(scope: ast.AST, name: str) -> list[ast.AST]:
               for a in n.args + n.kwonlyargs + n.posonlyargs if a.arg == name]
     found += [n for n in ast.walk(scope) if isinstance(n, ast.Global | ast.Nonlocal)
               and name in n.names]
+    found += [n for n in ast.walk(scope) if isinstance(
+        n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.ExceptHandler
+        | ast.MatchAs | ast.MatchStar) and n.name == name]
+    found += [n for n in ast.walk(scope) if isinstance(n, ast.MatchMapping) and n.rest == name]
+    found += [a for n in ast.walk(scope) if isinstance(n, ast.Import | ast.ImportFrom)
+              for a in n.names if (a.asname or a.name).split(".")[0] == name]
     return found
 
 
@@ -159,7 +181,8 @@ class _Rewriter(cst.CSTTransformer):
     module-level constants and pattern builders it introduces."""
 
     def __init__(self, names: _Names, re_alias: str | None, label: ast.FunctionDef,
-                 text_input: bool, module_strings: set[str], functools_usable: bool) -> None:
+                 text_input: bool, module_strings: set[str], functools_usable: bool,
+                 foldable_patterns: set[str]) -> None:
         self.names, self.re_alias, self.text_input = names, re_alias, text_input
         self.module_strings = module_strings  # names of module-level constant string lists
         self.functools_usable = functools_usable
@@ -167,8 +190,12 @@ class _Rewriter(cst.CSTTransformer):
         self.constants: list[tuple[str, str]] = []  # (name, expression code), in order
         self.patterns: dict[str, str] = {}  # re.compile code -> its module-level name
         self.builders: dict[str, str] = {}  # pattern builder's source -> its name
+        self.foldable = foldable_patterns  # module-level case-insensitive patterns (case_fold)
+        self.folded: dict[str, str] = {}  # pattern name -> its case-sensitive copy's name
+        self.anchored: list[tuple[str, str, str]] = []  # (after name, name, code) at module level
+        self.may_match: str | None = None  # the MAY_MATCH helper's name, once used
         self.counts = {"patterns": 0, "built": 0, "guarded": 0, "collections": 0,
-                       "alternations": 0}
+                       "alternations": 0, "folded": 0}
         self.hoisted = self._hoistable_locals(label)  # local -> module-level name
         self.strings = self._string_locals(label)
         self.needs_re = False
@@ -251,8 +278,8 @@ class _Rewriter(cst.CSTTransformer):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if not self.function_depth:
             return updated
-        return self._regex_call(updated) or (self.label_depth and self._alternation(
-            original, updated)) or updated
+        return (self._regex_call(updated) or self._folded_call(updated)
+                or (self.label_depth and self._alternation(original, updated)) or updated)
 
     def _regex_call(self, call: cst.Call) -> cst.BaseExpression | None:
         func = call.func
@@ -272,6 +299,9 @@ class _Rewriter(cst.CSTTransformer):
         constant = self._compiles(pattern, flags.value if flags else None)
         if constant:
             replacement = self._constant_pattern(compiled)
+            if replacement is not None and self._compiles(pattern, flags.value if flags else None,
+                                                          case_foldable=True):
+                self.foldable.add(replacement.value)
         else:
             replacement = self._built_pattern(pattern, flags.value if flags else None, compiled)
         if replacement is None:
@@ -280,6 +310,8 @@ class _Rewriter(cst.CSTTransformer):
             return replacement
         rest = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in args[1:arity]]
         call = cst.Call(cst.Attribute(replacement, cst.Name(func.attr.value)), rest)
+        if constant:
+            return self._folded_call(call) or call
         guard = None if constant else self._substring_guard(func.attr.value, pattern, flags, args)
         return cst.parse_expression(guard.format(_code(call))) if guard else call
 
@@ -288,8 +320,7 @@ class _Rewriter(cst.CSTTransformer):
         """`({} if s.find(word) >= 0 else <no match>)` when the pattern can only match where
         the variable `word` occurs in `s` (a plain name, so evaluating it twice is safe)."""
         haystack = args[1].value
-        flag_value = 0 if flags is None else self._flags(ast.parse(_code(flags.value),
-                                                                    mode="eval").body)
+        flag_value = self._flags(flags.value if flags else None)
         word = _escaped_word(ast.parse(_code(pattern), mode="eval").body, self.re_alias)
         if (function not in NO_MATCH or word is None or not isinstance(haystack, cst.Name)
                 or flag_value is None or flag_value & (re.IGNORECASE | re.VERBOSE)):
@@ -312,8 +343,7 @@ class _Rewriter(cst.CSTTransformer):
                        compiled: str) -> cst.BaseExpression | None:
         """A call of the lru_cache'd builder of a pattern made from variables (constant flags)."""
         variables = _pattern_variables(ast.parse(_code(pattern), mode="eval").body, self.re_alias)
-        if not variables or not self.functools_usable or (
-                flags is not None and self._flags(ast.parse(_code(flags), mode="eval").body) is None):
+        if not variables or not self.functools_usable or self._flags(flags) is None:
             return None
         parameters = ", ".join(variables)
         body = f"({parameters}):\n    return {compiled}\n"
@@ -326,26 +356,59 @@ class _Rewriter(cst.CSTTransformer):
         self.counts["built"] += 1
         return cst.parse_expression(f"{name}({parameters})")
 
-    def _compiles(self, pattern: cst.BaseExpression, flags: cst.BaseExpression | None) -> bool:
+    def _compiles(self, pattern: cst.BaseExpression, flags: cst.BaseExpression | None,
+                  case_foldable: bool = False) -> bool:
+        """The pattern is a constant str that compiles with constant flags (and, if asked, is
+        case_fold.foldable)."""
         value = _literal(ast.parse(_code(pattern), mode="eval").body)
-        flag_value = 0 if flags is None else self._flags(ast.parse(_code(flags), mode="eval").body)
+        flag_value = self._flags(flags)
         if not isinstance(value, str) or flag_value is None:
             return False
         try:
             re.compile(value, flag_value)
         except (re.error, OverflowError, RecursionError):
             return False
-        return True
+        return not case_foldable or foldable(value, flag_value)
 
-    def _flags(self, node: ast.AST) -> int | None:
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            left, right = self._flags(node.left), self._flags(node.right)
-            return None if left is None or right is None else left | right
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id == self.re_alias and node.attr.isupper()
-                and isinstance(getattr(re, node.attr, None), re.RegexFlag)):
-            return int(getattr(re, node.attr))
-        return None
+    def _flags(self, flags: cst.BaseExpression | None) -> int | None:
+        """The value of constant flags (0 when absent), else None."""
+        return 0 if flags is None else _flag_value(ast.parse(_code(flags), mode="eval").body,
+                                                   self.re_alias)
+
+    def _folded_call(self, call: cst.Call) -> cst.BaseExpression | None:
+        """`P.search(s)` -> `(P.search(s) if may_match(P_FOLDED.search, s) else None)`, P a
+        case_fold.foldable module-level pattern, s a plain name (evaluated twice)."""
+        func = call.func
+        if not (self.function_depth and isinstance(func, cst.Attribute)
+                and isinstance(func.value, cst.Name) and func.value.value in self.foldable
+                and func.attr.value in FOLDED_TRY and len(call.args) == 1
+                and not call.args[0].star and not call.args[0].keyword
+                and isinstance(call.args[0].value, cst.Name)):
+            return None
+        pattern, text = func.value.value, call.args[0].value.value
+        folded, may_match = self._folded_names(pattern)
+        if folded is None or may_match is None:
+            return None
+        self.counts["folded"] += 1
+        method = func.attr.value
+        return cst.parse_expression(
+            f"({_code(call)} if {may_match}({folded}.{FOLDED_TRY[method]}, {text}) "
+            f"else {NO_MATCH[method]})")
+
+    def _folded_names(self, pattern: str) -> tuple[str | None, str | None]:
+        """The names of the pattern's case-sensitive copy (made right after the pattern) and of
+        the may_match helper, made on first use."""
+        folded = self.folded.get(pattern)
+        if folded is None:
+            folded = self.names.fresh(f"{pattern}_FOLDED")
+            if folded is None:
+                return None, None
+            self.folded[pattern] = folded
+            self.anchored.append((pattern, folded, f"{self.re_alias}.compile({pattern}.pattern, "
+                                                   f"{pattern}.flags & ~{self.re_alias}.IGNORECASE)"))
+        if self.may_match is None:
+            self.may_match = self.names.fresh("may_match")
+        return folded, self.may_match
 
     def _alternation(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
         """any(k in s for k in CONST_STRINGS) -> ALTERNATION.search(s) is not None."""
@@ -397,7 +460,7 @@ class _Rewriter(cst.CSTTransformer):
         return sequence
 
     def describe(self) -> list[str]:
-        patterns, built, guarded, collections, alternations = self.counts.values()
+        patterns, built, guarded, collections, alternations, folded = self.counts.values()
         changes = []
         if patterns:
             changes.append(f"{patterns} constant regex pattern(s) compiled once, out of label")
@@ -412,6 +475,9 @@ class _Rewriter(cst.CSTTransformer):
         if alternations:
             changes.append(f"{alternations} any(k in s for k in ...) test(s) made one compiled "
                            "alternation")
+        if folded:
+            changes.append(f"{folded} case-insensitive regex call(s) tried first as a "
+                           "case-sensitive copy on the lowercased text (ASCII text only)")
         return changes
 
 
@@ -427,6 +493,59 @@ def _module_string_constants(tree: ast.Module) -> set[str]:
             if len(_bindings(tree, name)) == 1 and _read_only_uses(tree, name):
                 found.add(name)
     return found
+
+
+def _foldable_patterns(tree: ast.Module, re_alias: str | None) -> set[str]:
+    """Names bound once, at module level, to `re.compile(PATTERN, FLAGS)` with a constant str
+    pattern (literals, `+`, f-strings, names of such) and flags, case_fold.foldable."""
+    found = set()
+    for statement in tree.body if re_alias else ():
+        value = statement.value if isinstance(statement, ast.Assign) else None
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and isinstance(value.func.value, ast.Name) and value.func.value.id == re_alias
+                and value.func.attr == "compile" and len(value.args) == 2 and not value.keywords
+                and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name)):
+            continue
+        name = statement.targets[0].id
+        pattern = _module_string(value.args[0], tree)
+        flags = _flag_value(value.args[1], re_alias)
+        if (len(_bindings(tree, name)) == 1 and pattern is not None and flags is not None
+                and foldable(pattern, flags)):
+            found.add(name)
+    return found
+
+
+def _module_string(node: ast.AST, tree: ast.Module, depth: int = 0) -> str | None:
+    """The value of a str expression made of literals, `+`, plain f-string fields and names
+    bound once, at module level, to such expressions; else None."""
+    if depth > 50:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name):
+        value = next((s.value for s in tree.body if isinstance(s, ast.Assign)
+                      and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+                      and s.targets[0].id == node.id), None)
+        if value is None or len(_bindings(tree, node.id)) != 1:
+            return None
+        return _module_string(value, tree, depth + 1)
+    parts = _concatenated(node)
+    if parts == [node]:
+        return None
+    values = [_module_string(part, tree, depth + 1) for part in parts]
+    return None if None in values else "".join(values)
+
+
+def _flag_value(node: ast.AST, re_alias: str) -> int | None:
+    """The value of `re.FLAG | re.FLAG ...`, else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = _flag_value(node.left, re_alias), _flag_value(node.right, re_alias)
+        return None if left is None or right is None else left | right
+    if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id == re_alias and node.attr.isupper()
+            and isinstance(getattr(re, node.attr, None), re.RegexFlag)):
+        return int(getattr(re, node.attr))
+    return None
 
 
 def _pattern_variables(node: ast.AST, re_alias: str) -> list[str] | None:
@@ -535,20 +654,29 @@ def _code(node: cst.CSTNode) -> str:
 
 
 def _with_constants(module: cst.Module, constants: list[tuple[str, str]],
-                    builders: dict[str, str], imports: list[str]) -> cst.Module:
-    """The module with the pattern builders before its first function, `NAME = expression`
-    lines before `def label`, and the `imports` it lacks at the top."""
+                    helpers: list[str], imports: list[str]) -> cst.Module:
+    """The module with the helper functions (pattern builders, may_match) before its first
+    function, `NAME = expression` lines before `def label`, and the `imports` it lacks at the
+    top."""
     body = list(module.body)
     at = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)
               and s.name.value in ("label", "memoized_label"))
     body[at:at] = [cst.parse_statement(f"{name} = {code}\n") for name, code in constants]
     first = next(i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef))
-    body[first:first] = [cst.parse_statement(
-        f"@functools.lru_cache(maxsize={PATTERN_CACHE_SIZE})\ndef {name}{definition}")
-        for definition, name in builders.items()]
+    body[first:first] = [cst.parse_statement(helper) for helper in helpers]
     for name in imports:
         if not _imports(module, name):
             body.insert(0, cst.parse_statement(f"import {name}\n"))
+    return module.with_changes(body=body)
+
+
+def _after_anchors(module: cst.Module, anchored: list[tuple[str, str, str]]) -> cst.Module:
+    """The module with each `NAME = code` line right after the module-level line binding its
+    anchor."""
+    body = list(module.body)
+    for anchor, name, code in anchored:
+        at = next(i for i, s in enumerate(body) if _assigned_name(s) == anchor)
+        body.insert(at + 1, cst.parse_statement(f"{name} = {code}\n"))
     return module.with_changes(body=body)
 
 
