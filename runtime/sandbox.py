@@ -63,6 +63,7 @@ _EXIT_GRACE_S = 1.0  # for workers to exit by themselves on close()
 _CALL_GRACE_S = 0.5  # scheduling slack on top of call_timeout before a call is killed
 _MIN_LOAD_BUDGET_S = 1.0
 _MAX_TICK_S = 0.05
+_SPLIT_MIN_S = 0.25  # a column's unsent rows are split off to an idle worker only if they take longer
 # Default time budget per program and apply(): this plus BUDGET_PER_ROW_S per row. Wall-clock
 # labeling time grows with the machine's load: the budget is generous (typical programs take
 # microseconds a row), so that it stops runaway programs without making a loaded compile drop
@@ -290,7 +291,13 @@ class _Job:
         self.votes = np.full((n, m), -1, dtype=np.int8)
         self.counts = np.zeros((3, m), dtype=np.int64)  # exceptions, timeouts, invalid
         self.stopped: list[str | None] = [None] * m
-        self.seconds = np.zeros(m)
+        self.seconds = np.zeros(m)  # time spent per program, all its parts
+        self.rows_done = np.zeros(m, dtype=np.int64)  # rows recorded per program
+        self.parts = [1] * m  # columns started per program
+
+    def next_part(self, program: int) -> int:
+        self.parts[program] += 1
+        return self.parts[program] - 1
 
     @property
     def n_rows(self) -> int:
@@ -330,9 +337,11 @@ class ProgramPool:
 
     A program is Python source defining `label(x) -> int`: a class index in [0, n_classes - 1],
     or -1 to abstain, that may import only what `program_policy.json` allows. Up to `workers`
-    processes run at once; on many rows a program's rows are split among up to `workers`
-    processes (each runs that one program only), so one slow program does not leave the other
-    workers idle. Processes are kept for later apply() calls. Use as a context manager, or call
+    processes run at once, one program each, taking programs in order; when no program is left
+    to start and a worker would be idle, the unsent half of the running program with the most
+    work left moves to a new process (its part 1, 2, ...), so one slow program does not leave
+    the other workers idle, and short jobs start one process per program. Processes are kept
+    for later apply() calls. Use as a context manager, or call
     close().
 
     `require_confinement`: without OS containment (not Linux, or seccomp unavailable), raise
@@ -412,10 +421,13 @@ class ProgramPool:
         if budget is None:
             budget = BUDGET_BASE_S + BUDGET_PER_ROW_S * len(rows_json)
         job = _Job(rows_json, len(self._sources), progress, budget)
-        queue = deque(self._columns(job, skip))
+        queue = deque(_Column(p, 0, 0, job.n_rows) for p in range(len(self._sources))
+                      if p not in skip)
         running: list[_Column] = []
         try:
             while queue or running:
+                if not queue and len(running) < self._workers:
+                    queue.extend(self._split_tail(running, job))
                 while queue and len(running) < self._workers:
                     column = queue.popleft()
                     self._begin(column, job)
@@ -429,14 +441,24 @@ class ProgramPool:
             raise
         return self._result(job)
 
-    def _columns(self, job: _Job, skip: Sequence[int]) -> list[_Column]:
-        """Each program's rows in up to `workers` contiguous parts (parts of a program next to
-        each other, so they run side by side); skipped programs get no column."""
-        n = job.n_rows
-        parts = max(1, min(self._workers, math.ceil(n / self._chunk_size)))
-        bounds = [round(n * i / parts) for i in range(parts + 1)]
-        return [_Column(p, i, bounds[i], bounds[i + 1])
-                for p in range(len(self._sources)) if p not in skip for i in range(parts)]
+    def _split_tail(self, running: list[_Column], job: _Job) -> list[_Column]:
+        """A new column for the unsent second half of the running column with the most work
+        left (measured on its finished chunks), when that half is at least a chunk and takes
+        longer than _SPLIT_MIN_S; else none."""
+        best, best_s, best_sent = None, _SPLIT_MIN_S, 0
+        for column in running:
+            process = self._processes.get(column.key)
+            sent = process.chunk[1] if process and process.state == "running" else column.next_row
+            unsent, done = column.stop - sent, job.rows_done[column.program]
+            seconds = unsent * job.seconds[column.program] / max(done, 1)
+            if unsent >= 2 * self._chunk_size and done and seconds > best_s:
+                best, best_s, best_sent = column, seconds, sent
+        if best is None:
+            return []
+        middle = best_sent + (best.stop - best_sent) // 2
+        tail = _Column(best.program, job.next_part(best.program), middle, best.stop)
+        best.stop = middle
+        return [tail]
 
     # -- scheduling ----------------------------------------------------------------------------
     def _begin(self, column: _Column, job: _Job) -> None:
@@ -580,6 +602,7 @@ class ProgramPool:
         job.counts[0, p] += exceptions
         job.counts[2, p] += invalid
         job.seconds[p] += time.monotonic() - process.sent_at
+        job.rows_done[p] += rows
         column.next_row = start + rows
         job.advance(rows)
 

@@ -384,6 +384,27 @@ def test_results_do_not_depend_on_workers_or_chunking():
     assert exceptions[5] == sum(len(text) % 4 == 0 for text in texts) > 0
 
 
+def test_an_idle_worker_takes_over_the_unsent_half_of_a_slow_program():
+    loop = f"    for _ in range({busy_loop_iterations(0.0005)}):\n        pass\n"
+    slow = "def label(x):\n" + loop + "    return len(x) % 2\n"
+    inputs = [f"row {i}" for i in range(3000)]  # about 1.5 s of the slow program
+    seen: list[float] = []
+    with ProgramPool([slow, SPAM], 2, workers=2, chunk_size=128) as pool:
+        result = pool.apply(inputs, progress=seen.append)
+        parts = sorted(pool._processes)
+    assert (0, 1) in parts and (1, 1) not in parts  # the slow program ran in two processes
+    assert result.votes[:, 0].tolist() == [len(x) % 2 for x in inputs]  # no row lost or repeated
+    assert result.votes[:, 1].tolist() == [0] * len(inputs)
+    assert sum(seen) == pytest.approx(len(inputs))
+
+
+def test_short_jobs_start_one_process_per_program():
+    with ProgramPool([SPAM, SHORT, SPAM], 2, workers=2, chunk_size=16) as pool:
+        result = pool.apply([f"free {i}" for i in range(500)])
+        assert sorted(pool._processes) == [(0, 0), (1, 0), (2, 0)]
+    assert (result.votes[:, 0] == 1).all()
+
+
 def test_empty_inputs_give_an_empty_matrix():
     result = apply_once([SPAM, SHORT, "def label(x):\n"], [])
     assert result.votes.shape == (0, 3) and result.votes.dtype == np.int8
