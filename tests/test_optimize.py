@@ -52,8 +52,8 @@ def test_every_rewrite_applies_passes_vetting_and_votes_the_same():
         "3 constant regex pattern(s) compiled once, out of label",
         "1 constant collection(s) built once, out of label",
         "2 any(k in s for k in ...) test(s) made one compiled alternation",
-        "1 case-insensitive regex call(s) tried first as a case-sensitive copy on the "
-        "lowercased text (ASCII text only)",
+        ("1 case-insensitive regex call(s) tried first as a case-sensitive copy on the "
+         "lowercased text (ASCII text only)"),
         "memoized label (4096 most recent inputs)")
     checked = check_program(rewrite.source)
     assert checked.violations == ()
@@ -167,21 +167,14 @@ CASE_INPUTS = KEYWORD_INPUTS + ["FREE stuff", "WiNNer", "ſtop now", "\u212aing"
 
 def test_case_insensitive_patterns_are_tried_as_a_case_sensitive_copy_on_lowered_text():
     rewrite = optimize(CASE_PROGRAM, text_input=True, memoize=False)
-    assert rewrite.changes == ("4 case-insensitive regex call(s) tried first as a case-sensitive "
-                               "copy on the lowercased text (ASCII text only)",)
+    assert rewrite.changes == (("4 case-insensitive regex call(s) tried first as a "
+                                "case-sensitive copy on the lowercased text (ASCII text only)"),)
     checked = check_program(rewrite.source)
     assert checked.violations == ()
     assert "OFFER_FOLDED = re.compile(OFFER.pattern, OFFER.flags & ~re.IGNORECASE)" in checked.source
     assert "START.match(x) if may_match(START_FOLDED.match, x) else None" in checked.source
     assert "REPEAT.findall(text) if may_match(REPEAT_FOLDED.search, text) else []" in checked.source
     assert votes(checked.source, CASE_INPUTS) == votes(CASE_PROGRAM, CASE_INPUTS)
-
-
-@pytest.mark.parametrize(("pattern", "text"), [
-    (r"\bstop\b", "ſtop"),  # what makes a non-ASCII str unsafe: ſ folds to s, lowers to itself
-])
-def test_the_copy_is_only_trusted_on_ascii_text(pattern, text):
-    assert re.search(pattern, text, re.I) and not re.search(pattern, text.lower())
 
 
 @pytest.mark.parametrize(("pattern", "text"), [
@@ -198,7 +191,7 @@ def test_case_dependent_patterns_are_not_folded(pattern, text):
               "def label(x):\n    return 1 if P.search(x) else 0\n")
     assert optimize(source, text_input=True, memoize=False) is None
     if pattern[:3] not in ("(?-", "caf"):  # where the copy on lowered text would miss a match
-        assert re.search(pattern, text, re.I) and not re.search(pattern, text.lower())
+        assert re.search(pattern, text, re.IGNORECASE) and not re.search(pattern, text.lower())
 
 
 @pytest.mark.parametrize("call", ["P.search(x, 2)", "P.search(x.lower())", "P.finditer(x)"])

@@ -11,12 +11,8 @@ tries it first and runs the original only where it matches.
 from __future__ import annotations
 
 import re
-
-try:  # the regex parser CPython's re module compiles with (private; public until 3.11)
-    from re import _constants as sre, _parser as sre_parse
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as sre
-    import sre_parse
+from re import _constants as sre  # CPython's regex parser (private; public as sre_parse to 3.10)
+from re import _parser as sre_parse
 
 UPPER = range(ord("A"), ord("Z") + 1)
 LOWER = range(ord("a"), ord("z") + 1)

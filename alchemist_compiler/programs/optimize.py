@@ -404,8 +404,9 @@ class _Rewriter(cst.CSTTransformer):
             if folded is None:
                 return None, None
             self.folded[pattern] = folded
-            self.anchored.append((pattern, folded, f"{self.re_alias}.compile({pattern}.pattern, "
-                                                   f"{pattern}.flags & ~{self.re_alias}.IGNORECASE)"))
+            copy = (f"{self.re_alias}.compile({pattern}.pattern, "
+                    f"{pattern}.flags & ~{self.re_alias}.IGNORECASE)")
+            self.anchored.append((pattern, folded, copy))
         if self.may_match is None:
             self.may_match = self.names.fresh("may_match")
         return folded, self.may_match
