@@ -63,7 +63,7 @@ _EXIT_GRACE_S = 1.0  # for workers to exit by themselves on close()
 _CALL_GRACE_S = 0.5  # scheduling slack on top of call_timeout before a call is killed
 _MIN_LOAD_BUDGET_S = 1.0
 _MAX_TICK_S = 0.05
-_SPLIT_MIN_S = 0.25  # a column's unsent rows are split off to an idle worker only if they take longer
+_SPLIT_MIN_S = 0.25  # unsent rows that take less than this are not split off to an idle worker
 # Default time budget per program and apply(): this plus BUDGET_PER_ROW_S per row. Wall-clock
 # labeling time grows with the machine's load: the budget is generous (typical programs take
 # microseconds a row), so that it stops runaway programs without making a loaded compile drop
@@ -443,15 +443,16 @@ class ProgramPool:
 
     def _split_tail(self, running: list[_Column], job: _Job) -> list[_Column]:
         """A new column for the unsent second half of the running column with the most work
-        left (measured on its finished chunks), when that half is at least a chunk and takes
-        longer than _SPLIT_MIN_S; else none."""
+        left (estimated from its program's finished chunks), when its unsent rows are at least
+        two chunks and would take longer than _SPLIT_MIN_S; else none."""
         best, best_s, best_sent = None, _SPLIT_MIN_S, 0
         for column in running:
             process = self._processes.get(column.key)
             sent = process.chunk[1] if process and process.state == "running" else column.next_row
             unsent, done = column.stop - sent, job.rows_done[column.program]
             seconds = unsent * job.seconds[column.program] / max(done, 1)
-            if unsent >= 2 * self._chunk_size and done and seconds > best_s:
+            if (unsent >= 2 * self._chunk_size and done and seconds > best_s
+                    and not self._given_up(column, job)):
                 best, best_s, best_sent = column, seconds, sent
         if best is None:
             return []
