@@ -296,11 +296,10 @@ class _Rewriter(cst.CSTTransformer):
         pattern = args[0].value
         compiled = f"{self.re_alias}.compile({_code(pattern)}" + (
             f", {_code(flags.value)})" if flags else ")")
-        constant = self._compiles(pattern, flags.value if flags else None)
+        constant = self._constant_regex(pattern, flags.value if flags else None)
         if constant:
             replacement = self._constant_pattern(compiled)
-            if replacement is not None and self._compiles(pattern, flags.value if flags else None,
-                                                          case_foldable=True):
+            if replacement is not None and foldable(*constant):
                 self.foldable.add(replacement.value)
         else:
             replacement = self._built_pattern(pattern, flags.value if flags else None, compiled)
@@ -356,19 +355,19 @@ class _Rewriter(cst.CSTTransformer):
         self.counts["built"] += 1
         return cst.parse_expression(f"{name}({parameters})")
 
-    def _compiles(self, pattern: cst.BaseExpression, flags: cst.BaseExpression | None,
-                  case_foldable: bool = False) -> bool:
-        """The pattern is a constant str that compiles with constant flags (and, if asked, is
-        case_fold.foldable)."""
+    def _constant_regex(self, pattern: cst.BaseExpression,
+                        flags: cst.BaseExpression | None) -> tuple[str, int] | None:
+        """(pattern, flags) when the pattern is a constant str that compiles with constant
+        flags, else None."""
         value = _literal(ast.parse(_code(pattern), mode="eval").body)
         flag_value = self._flags(flags)
         if not isinstance(value, str) or flag_value is None:
-            return False
+            return None
         try:
             re.compile(value, flag_value)
         except (re.error, OverflowError, RecursionError):
-            return False
-        return not case_foldable or foldable(value, flag_value)
+            return None
+        return value, flag_value
 
     def _flags(self, flags: cst.BaseExpression | None) -> int | None:
         """The value of constant flags (0 when absent), else None."""
