@@ -2,8 +2,8 @@
 
 A standalone, standard-library-only module, loaded from its file and run (`main()`) by a
 one-line bootstrap, `python -S -s -P -c ... _sandbox_worker.py` (loaded, not run as a script, so
-its bytecode is cached), with an environment holding only `PYTHONHASHSEED=0` and an empty
-temporary directory as cwd; never imported by the parent. One process runs one program: nothing
+its bytecode is cached), with an environment holding only `PYTHONHASHSEED=0` and, as cwd, an empty
+temporary directory that the parent removes once the worker has started; never imported by the parent. One process runs one program: nothing
 another program did can reach it.
 
 Set-up, in order, before any program code runs:

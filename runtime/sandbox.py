@@ -28,7 +28,6 @@ import math
 import mmap
 import os
 import selectors
-import shutil
 import signal
 import struct
 import subprocess
@@ -98,9 +97,10 @@ class _ProtocolError(Exception):
 class _Process:
     """One worker process running one program, spoken to over non-blocking framed pipes."""
 
-    def __init__(self, config: dict, buffer_rows: int, cwd: str) -> None:
+    def __init__(self, config: dict, buffer_rows: int) -> None:
         self.buffer_rows = buffer_rows
         fd = _shared_fd(_HEADER.size + buffer_rows)
+        cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
         try:
             self.buffer = mmap.mmap(fd, _HEADER.size + buffer_rows)
             self.proc = subprocess.Popen(
@@ -116,6 +116,9 @@ class _Process:
             )
         finally:
             os.close(fd)
+            # The worker keeps the removed directory as its cwd: nothing can be created there,
+            # and nothing is left behind, even when this process is killed.
+            os.rmdir(cwd)
         self.reader = self.proc.stdout.fileno()
         self.writer = self.proc.stdin.fileno()
         os.set_blocking(self.writer, False)
@@ -243,7 +246,7 @@ def _shared_fd(size: int) -> int:
     return fd
 
 
-def _stop_all(processes: dict[tuple[int, int], _Process], cwd: str) -> None:
+def _stop_all(processes: dict[tuple[int, int], _Process]) -> None:
     """Let every worker exit on end of input; kill and reap those still running after a grace."""
     alive = list(processes.values())
     processes.clear()
@@ -256,7 +259,6 @@ def _stop_all(processes: dict[tuple[int, int], _Process], cwd: str) -> None:
         except subprocess.TimeoutExpired:
             pass
         process.kill()
-    shutil.rmtree(cwd, ignore_errors=True)
 
 
 def _wait_readable(processes: list[_Process], timeout: float) -> set[_Process]:
@@ -389,8 +391,7 @@ class ProgramPool:
         #: The OS layers the last started worker reported: {"seccomp", "landlock", "netns"}.
         self.containment: dict[str, bool] = {}
         self._processes: dict[tuple[int, int], _Process] = {}  # (program, part) -> its process
-        self._cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
-        self._finalizer = weakref.finalize(self, _stop_all, self._processes, self._cwd)
+        self._finalizer = weakref.finalize(self, _stop_all, self._processes)
 
     def __enter__(self) -> ProgramPool:  # the labeler supports Python 3.10: no typing.Self
         return self
@@ -476,7 +477,7 @@ class ProgramPool:
         process = self._processes.get(column.key)
         if process is None:
             config = {**self._config, "source": self._sources[column.program]}
-            process = self._processes[column.key] = _Process(config, self._chunk_size, self._cwd)
+            process = self._processes[column.key] = _Process(config, self._chunk_size)
         return process
 
     def _serve(self, running: list[_Column], job: _Job) -> None:

@@ -457,3 +457,34 @@ def test_pool_survives_many_applies_and_closes_cleanly():
             os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left behind
     with pytest.raises(RuntimeError):
         pool.apply(["free"])
+
+
+OWNER_KILLED_MID_JOB = """
+import sys
+from alchemist_runtime.sandbox import ProgramPool
+pool = ProgramPool([sys.argv[1], sys.argv[2]], 2, workers=2)
+pool.apply(["warm up"])
+print(" ".join(str(p.proc.pid) for p in pool._processes.values()), flush=True)
+pool.apply(["row"] * 10_000_000)  # killed here
+"""
+
+
+def test_a_killed_owner_leaves_no_directory_behind(tmp_path):
+    """The workers' cwd is removed as soon as they start, so a SIGKILLed owner (a Dask worker
+    stopped mid-partition) leaves nothing in the temporary directory."""
+    import signal
+    import subprocess
+    import sys
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    owner = subprocess.Popen([sys.executable, "-c", OWNER_KILLED_MID_JOB, SPAM, SHORT],
+                             stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "TMPDIR": str(scratch)})
+    pids = [int(p) for p in owner.stdout.readline().split()]
+    assert len(pids) == 2
+    for pid in pids:  # running, in a directory that no longer exists
+        assert os.readlink(f"/proc/{pid}/cwd").endswith("(deleted)")
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    assert list(scratch.iterdir()) == []
