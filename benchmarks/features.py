@@ -11,13 +11,15 @@ cores (the encoder reads ~50 reviews/s per core). Rows/s: the emitted labeler, o
 (~5 s), so compile times exclude that.
 
     python benchmarks/features.py [name ...]
-    python benchmarks/features.py --targets [--seeds 5] [name ...]    # the second table
+    python benchmarks/features.py --targets [--seeds 5] [--label-model KIND] [name ...]    # the second table
 
 The second table is #14's accuracy targets: yelp, financial_phrasebank and medical_abstracts
 (or the names given) compiled from their locks with `distill.features: auto` and with the
 examples' hashing, seeds 0 to N-1: mean and standard deviation of the test metric of the distilled
 model (`predict`) and of the combined one (`predict(..., programs=True)`: averaged with the label
-model where a program votes); auto's picks per seed.
+model where a program votes); auto's picks per seed. `--label-model KIND` sets the examples'
+`label_model.kind` in both compiles (e.g. auto: the label model chosen on valid too), and the
+picks column then names the label model auto's compiles kept.
 """
 
 from __future__ import annotations
@@ -71,9 +73,9 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def features_task(name: str, features: str, folder: Path) -> Path:
-    """The example's task with distill.features set, train capped to a seeded subsample where
-    TRAIN_CAP says."""
+def features_task(name: str, features: str, folder: Path, label_model: str | None = None) -> Path:
+    """The example's task with distill.features (and label_model.kind, when given) set, train
+    capped to a seeded subsample where TRAIN_CAP says."""
     data = {}
     if name in TRAIN_CAP:
         example = ROOT / "examples" / name
@@ -83,7 +85,8 @@ def features_task(name: str, features: str, folder: Path) -> Path:
         (folder / "train.jsonl").write_text(
             "".join(json.dumps(rows[i], ensure_ascii=False) + "\n" for i in keep), encoding="utf-8")
         data["train"] = str(folder / "train.jsonl")
-    return variant_task(name, folder, data=data, distill={"features": features})
+    sections = {"label_model": {"kind": label_model}} if label_model else {}
+    return variant_task(name, folder, data=data, distill={"features": features}, **sections)
 
 
 def rows_per_second(out: Path, module: str, texts: list[str], scratch: Path) -> float:
@@ -145,25 +148,29 @@ def main(names: list[str] | None = None) -> str:
 TARGETS = {"yelp": 0.80, "financial_phrasebank": 0.85, "medical_abstracts": 0.60}
 
 
-def seeded_metrics(name: str, features: str, seed: int) -> tuple[float, float, str]:
-    """The distilled and the combined model's test metric with `features` at `seed`, and the
-    featurizer used."""
+def seeded_metrics(name: str, features: str, seed: int,
+                   label_model: str | None = None) -> tuple[float, float, str]:
+    """The distilled and the combined model's test metric with `features` (and `label_model`) at
+    `seed`, and the featurizer used (with `label_model`: featurizer + the label model kept)."""
     with tempfile.TemporaryDirectory() as scratch:
-        task = features_task(name, features, Path(scratch))
+        task = features_task(name, features, Path(scratch), label_model)
         manifest = compile_task(task, Path(scratch) / "out",
                                 Options(offline=True, show_progress=False, seed=seed))
+        picked = manifest["distill"]["features"]
+        if label_model:
+            picked += " + " + manifest["label_model"]
         return (test_metric(manifest, "distilled", METRIC[name]),
-                test_metric(manifest, "combined", METRIC[name]), manifest["distill"]["features"])
+                test_metric(manifest, "combined", METRIC[name]), picked)
 
 
-def targets(seeds: int, names: list[str]) -> str:
+def targets(seeds: int, names: list[str], label_model: str | None = None) -> str:
     lines = ["| dataset | metric (test) | target | hashing: distilled | hashing: combined | "
              "auto: distilled | auto: combined | auto's picks (seeds 0..) |",
              "|---|---|---|---|---|---|---|---|"]
     for name in names:
         fetch(name)
-        hashing = [seeded_metrics(name, "hashing", seed) for seed in range(seeds)]
-        auto = [seeded_metrics(name, "auto", seed) for seed in range(seeds)]
+        hashing = [seeded_metrics(name, "hashing", seed, label_model) for seed in range(seeds)]
+        auto = [seeded_metrics(name, "auto", seed, label_model) for seed in range(seeds)]
         print(f"{name}: hashing {hashing}, auto {auto}", file=sys.stderr, flush=True)
         columns = [_mean_std([run[i] for run in runs]) for runs in (hashing, auto) for i in (0, 1)]
         lines.append(f"| {name} | {METRIC[name]} | >= {TARGETS[name]:.2f} | {' | '.join(columns)} "
@@ -181,6 +188,7 @@ if __name__ == "__main__":
     parser.add_argument("names", nargs="*")
     parser.add_argument("--targets", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--label-model", help="label_model.kind for the --targets compiles")
     args = parser.parse_args()
-    print(targets(args.seeds, args.names or list(TARGETS)) if args.targets
+    print(targets(args.seeds, args.names or list(TARGETS), args.label_model) if args.targets
           else main(args.names or None))

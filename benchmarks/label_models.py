@@ -2,10 +2,11 @@
 
     python benchmarks/label_models.py [--quick]
 
-Real data: the WRENCH-style human programs (`weak_labels`) of youtube and sms. Each kind is fitted
-on train, with valid for class balance / accuracies / selection, and scored on TEST (accuracy on
-all rows and on covered rows, spam F1 likewise; an uncovered row gets the kind's all-abstain
-answer). Reference (ALCHEmist paper, human programs, Snorkel, distilled): youtube 0.85, sms 0.89.
+Real data: the WRENCH-style human programs (`weak_labels`) of youtube and sms, and the kept
+generated programs of the six text examples (their recorded locks). Each kind is fitted on train,
+with valid (without the rows shown to the LLM, as a compile) for class balance / accuracies /
+selection, and scored on TEST (accuracy on all rows and on covered rows, spam F1 likewise for
+youtube and sms; an uncovered row gets the kind's all-abstain answer). Reference (ALCHEmist paper, human programs, Snorkel, distilled): youtube 0.85, sms 0.89.
 
 Scale: a synthetic 1,000,000 x 50 int8 matrix with 10 classes (--quick: 100,000 rows) plus a
 10,000-row labeled valid matrix; each kind is fitted and then predicts every row, in its own
@@ -30,6 +31,7 @@ from alchemist_compiler.label_model import KINDS, fit_label_model
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("youtube", "sms")  # binary, class 1 = spam
+GENERATED = (*DATASETS, "yelp", "imdb", "medical_abstracts", "financial_phrasebank")
 SCALE_ROWS, QUICK_ROWS, SCALE_COLUMNS, SCALE_CLASSES, SCALE_VALID_ROWS = (
     1_000_000,
     100_000,
@@ -68,7 +70,7 @@ def real_data_table() -> str:
     ]
     for name in DATASETS:
         splits = {split: _human_split(name, split) for split in ("train", "valid", "test")}
-        lines += [_real_row(name, kind, splits) for kind in KINDS]
+        lines += [_real_row(name, kind, splits, 2) for kind in KINDS]
     lines += [
         "",
         "Paper (human programs, Snorkel, distilled model): youtube 0.85 accuracy, sms 0.89 F1.",
@@ -78,14 +80,15 @@ def real_data_table() -> str:
         lines[2],
         lines[3],
     ]
-    for name in DATASETS:
-        splits = _generated_splits(name)
-        lines += [_real_row(name, kind, splits) for kind in KINDS]
+    for name in GENERATED:
+        splits, k = _generated_splits(name)
+        lines += [_real_row(name, kind, splits, k) for kind in KINDS]
     return "\n".join(lines)
 
 
-def _generated_splits(name: str) -> dict:
-    """Votes of the example's kept programs (its recorded lock), exactly as a compile selects them."""
+def _generated_splits(name: str) -> tuple[dict, int]:
+    """Votes of the example's kept programs (its recorded lock) and gold labels, with valid as a
+    compile sees it (without the rows shown to the LLM); and the number of classes."""
     from rich.console import Console
 
     from alchemist_compiler.data import load_dataset
@@ -94,36 +97,44 @@ def _generated_splits(name: str) -> dict:
     from alchemist_compiler.pipeline import Options, collect_programs
     from alchemist_compiler.task import load_task
 
-    _human_split(name, "train")  # fetches the data
+    _fetch(name)
     task = load_task(ROOT / "examples" / name / "task.yaml")
     dataset = load_dataset(task)
-    llm = LLMStage(task.llm, Lockfile(task.lock_path), offline=True)
+    llm = LLMStage(task.sources, Lockfile(task.lock_path), offline=True)
     options = Options(offline=True, show_progress=False)
-    _, _, votes, stats = collect_programs(task, dataset, llm, options, Console(quiet=True))
+    found, _, votes, stats = collect_programs(task, dataset, llm, options, Console(quiet=True))
+    splits, votes = found.shown.for_selection(dataset.splits, votes)
     kept = [j for j, s in enumerate(stats) if s.kept]
-    gold = {"train": None, "valid": dataset.valid.labels, "test": dataset.test.labels}
-    return {split: (votes[split][:, kept], gold[split]) for split in gold}
+    gold = {"train": None, "valid": splits["valid"].labels, "test": splits["test"].labels}
+    return {split: (votes[split][:, kept], gold[split]) for split in gold}, len(task.classes)
 
 
-def _real_row(name: str, kind: str, splits: dict) -> str:
+def _real_row(name: str, kind: str, splits: dict, k: int) -> str:
+    """One kind's row; spam F1 only for youtube and sms (class 1 = spam), else "-"."""
     (L, _), (L_valid, y_valid), (L_test, y_test) = splits["train"], splits["valid"], splits["test"]
     start = time.perf_counter()
-    params = fit_label_model(kind, L, 2, valid_labels=y_valid, seed=0, L_valid=L_valid)
+    params = fit_label_model(kind, L, k, valid_labels=y_valid, seed=0, L_valid=L_valid)
     fit_s = time.perf_counter() - start
     predicted = predict_proba(params, L_test).argmax(axis=1)
     rows = covered(L_test)
+    f1 = (f"{_f1(predicted, y_test):.3f} | {_f1(predicted[rows], y_test[rows]):.3f}"
+          if name in DATASETS else "- | -")
     return (
         f"| {name} | {kind} | {params['kind']} | {(predicted == y_test).mean():.3f} "
-        f"| {(predicted == y_test)[rows].mean():.3f} | {_f1(predicted, y_test):.3f} "
-        f"| {_f1(predicted[rows], y_test[rows]):.3f} | {rows.mean():.3f} | {fit_s:.2f} |"
+        f"| {(predicted == y_test)[rows].mean():.3f} | {f1} | {rows.mean():.3f} | {fit_s:.2f} |"
     )
 
 
-def _human_split(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+def _fetch(name: str) -> None:
+    """The example's data, copied from ../shared or downloaded (examples/fetch.py)."""
     sys.path.insert(0, str(ROOT / "examples"))
     from fetch import fetch
 
     fetch(name)
+
+
+def _human_split(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    _fetch(name)
     lines = (ROOT / "examples" / name / "data" / f"{split}.jsonl").read_text("utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
     return (
