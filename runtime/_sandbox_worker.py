@@ -2,9 +2,9 @@
 
 A standalone, standard-library-only module, loaded from its file and run (`main()`) by a
 one-line bootstrap, `python -S -s -P -c ... _sandbox_worker.py` (loaded, not run as a script, so
-its bytecode is cached), with an environment holding only `PYTHONHASHSEED=0` and, as cwd, an empty
-temporary directory that the parent removes once the worker has started; never imported by the parent. One process runs one program: nothing
-another program did can reach it.
+its bytecode is cached), with an environment holding only `PYTHONHASHSEED=0` and, as cwd, an
+empty temporary directory that the parent removes once the worker runs; never imported by the
+parent. One process runs one program: nothing another program did can reach it.
 
 Set-up, in order, before any program code runs:
   1. stdout is kept as the protocol channel; fds 1 and 2 go to /dev/null, sys.stdout/err to a sink.

@@ -100,25 +100,11 @@ class _Process:
     def __init__(self, config: dict, buffer_rows: int) -> None:
         self.buffer_rows = buffer_rows
         fd = _shared_fd(_HEADER.size + buffer_rows)
-        cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
         try:
             self.buffer = mmap.mmap(fd, _HEADER.size + buffer_rows)
-            self.proc = subprocess.Popen(
-                [sys.executable, *_WORKER_FLAGS, "-c", _WORKER_BOOT, str(_WORKER_SCRIPT)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                bufsize=0,
-                env=_WORKER_ENV,
-                cwd=cwd,
-                pass_fds=(fd,),
-                start_new_session=True,  # a terminal's Ctrl-C must not reach the programs
-            )
+            self.proc = _spawn_worker(fd)
         finally:
             os.close(fd)
-            # The worker keeps the removed directory as its cwd: nothing can be created there,
-            # and nothing is left behind, even when this process is killed.
-            os.rmdir(cwd)
         self.reader = self.proc.stdout.fileno()
         self.writer = self.proc.stdin.fileno()
         os.set_blocking(self.writer, False)
@@ -244,6 +230,27 @@ def _shared_fd(size: int) -> int:
             fd = os.dup(file.fileno())
     os.ftruncate(fd, size)
     return fd
+
+
+def _spawn_worker(fd: int) -> subprocess.Popen:
+    """A worker process holding `fd`, started in an empty temporary directory that is removed
+    as soon as the worker runs: it keeps the removed directory as its cwd, where nothing can be
+    created, and nothing is left behind even when the parent is killed later."""
+    cwd = tempfile.mkdtemp(prefix="alchemist-sandbox-")
+    try:
+        return subprocess.Popen(
+            [sys.executable, *_WORKER_FLAGS, "-c", _WORKER_BOOT, str(_WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            env=_WORKER_ENV,
+            cwd=cwd,
+            pass_fds=(fd,),
+            start_new_session=True,  # a terminal's Ctrl-C must not reach the programs
+        )
+    finally:
+        os.rmdir(cwd)
 
 
 def _stop_all(processes: dict[tuple[int, int], _Process]) -> None:
