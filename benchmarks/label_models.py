@@ -6,7 +6,8 @@ Real data: the WRENCH-style human programs (`weak_labels`) of youtube and sms, a
 generated programs of the six text examples (their recorded locks). Each kind is fitted on train,
 with valid (without the rows shown to the LLM, as a compile) for class balance / accuracies /
 selection, and scored on TEST (accuracy on all rows and on covered rows, spam F1 likewise for
-youtube and sms; an uncovered row gets the kind's all-abstain answer). Reference (ALCHEmist paper, human programs, Snorkel, distilled): youtube 0.85, sms 0.89.
+youtube and sms; an uncovered row gets the kind's all-abstain answer). Reference (ALCHEmist
+paper, human programs, Snorkel, distilled): youtube 0.85, sms 0.89.
 
 Scale: a synthetic 1,000,000 x 50 int8 matrix with 10 classes (--quick: 100,000 rows) plus a
 10,000-row labeled valid matrix; each kind is fitted and then predicts every row, in its own

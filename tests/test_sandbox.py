@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -472,10 +475,6 @@ pool.apply(["row"] * 10_000_000)  # killed here
 def test_a_killed_owner_leaves_no_directory_behind(tmp_path):
     """The workers' cwd is removed as soon as they start, so a SIGKILLed owner (a Dask worker
     stopped mid-partition) leaves nothing in the temporary directory."""
-    import signal
-    import subprocess
-    import sys
-
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     owner = subprocess.Popen([sys.executable, "-c", OWNER_KILLED_MID_JOB, SPAM, SHORT],
