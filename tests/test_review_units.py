@@ -75,9 +75,11 @@ def test_the_auto_choice_is_a_sentence_naming_every_candidate():
     params = fit_label_model("auto", L, 2, valid_labels=gold[:300], seed=0, L_valid=L[:300])
     choice = label_model_choice("auto", params, 4, 3)
     candidates = params["selection"]["valid_accuracy"]
-    assert choice["reason"].startswith(f"auto chose {params['kind']}: best accuracy on covered valid rows "
-                                       f"({candidates[params['kind']]:.3f}; ")
-    assert "{" not in choice["reason"] and all(kind in choice["reason"] for kind in candidates)
+    assert choice["reason"].startswith(f"auto chose {params['kind']}: ")
+    assert "; accuracy on covered valid rows: " + ", ".join(
+        f"{kind} {acc:.3f}" for kind, acc in candidates.items()) in choice["reason"]
+    test = params["selection"].get("p_value")
+    assert (test is None) == ("McNemar" not in choice["reason"]) and "{" not in choice["reason"]
     assert choice["candidates"] == candidates
 
 

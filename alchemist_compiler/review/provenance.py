@@ -8,6 +8,7 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from ..selection import describe
 from ..task import Task
 
 #: the compiler and the libraries whose versions decide a labeler's bytes
@@ -50,18 +51,10 @@ def label_model_choice(requested: str, params: dict, kept: int, min_columns: int
     selection = params.get("selection")
     candidates = selection.get("valid_accuracy") if selection else None
     if selection is not None:
-        reason = f"auto chose {kind}: {_selection_reason(kind, selection['by'], candidates)}"
+        reason = f"auto chose {kind}: {describe(selection, kind)}"
     elif kind != requested:
         programs = f"{kept} program{'s' if kept != 1 else ''} kept"
         reason = f"only {programs}: {requested} needs at least {min_columns}, using {kind}"
     else:
         reason = f"{kind}, as task.yaml's label_model.kind asks"
     return {"requested": requested, "kind": kind, "reason": reason, "candidates": candidates}
-
-
-def _selection_reason(kind: str, by: str, candidates: dict | None) -> str:
-    if not candidates or by.startswith("default"):
-        return by
-    scores = ", ".join(f"{name} {'-' if acc is None else f'{acc:.3f}'}"
-                       for name, acc in candidates.items() if name != kind)
-    return f"best {by} ({candidates[kind]:.3f}; {scores})"
