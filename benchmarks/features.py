@@ -89,6 +89,11 @@ def features_task(name: str, features: str, folder: Path, label_model: str | Non
     return variant_task(name, folder, data=data, distill={"features": features}, **sections)
 
 
+def shown_name(name: str) -> str:
+    """The dataset column: the name, and the train sample when TRAIN_CAP caps it."""
+    return f"{name} (train: {TRAIN_CAP[name]:,}-row sample)" if name in TRAIN_CAP else name
+
+
 def rows_per_second(out: Path, module: str, texts: list[str], scratch: Path) -> float:
     (scratch / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
     result = subprocess.run(
@@ -132,10 +137,9 @@ def main(names: list[str] | None = None) -> str:
             results[features] = measure(name, features)
             print(f"{name} {features}: {results[features]}", file=sys.stderr, flush=True)
         metric = METRIC[name].replace("f1_positive", "F1 (spam)")
-        train = f" (train: {TRAIN_CAP[name]:,}-row sample)" if name in TRAIN_CAP else ""
         for features, m in results.items():
             lines.append(
-                f"| {name}{train} | {metric} | {m['label_model']:.3f} | {features} "
+                f"| {shown_name(name)} | {metric} | {m['label_model']:.3f} | {features} "
                 f"| {m['valid']:.3f} | {m['metric']:.3f} | {m['wheel_mb']:.1f} MB "
                 f"| {m['rows_per_s']:,.0f} | {m['compile_s']:.0f} s |"
             )
@@ -174,8 +178,7 @@ def targets(seeds: int, names: list[str], label_model: str | None = None) -> str
         print(f"{name}: example {example}, auto {auto}", file=sys.stderr, flush=True)
         columns = [_mean_std([run[i] for run in runs]) for runs in (example, auto) for i in (0, 1)]
         target = "not below the example" if TARGETS[name] is None else f">= {TARGETS[name]:.2f}"
-        train = f" (train: {TRAIN_CAP[name]:,}-row sample)" if name in TRAIN_CAP else ""
-        lines.append(f"| {name}{train} | {METRIC[name]} | {target} | {' | '.join(columns)} "
+        lines.append(f"| {shown_name(name)} | {METRIC[name]} | {target} | {' | '.join(columns)} "
                      f"| {', '.join(run[2] for run in auto)} |")
     return "\n".join(lines)
 
