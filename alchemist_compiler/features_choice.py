@@ -2,11 +2,11 @@
 modality's default unless another beats it on valid beyond chance.
 
 Candidates are the modality's registered featurizers in registration order, which is their cost
-order (text: hashing, minilm, both). Each distilled model is scored row by row on valid, as the
-labeler computes it, and the rule in alchemist_compiler.selection keeps the most accurate only when
-McNemar's test says it beats the default (ties go to the default, the cheapest). A featurizer whose
-extra is not installed is left out, and said so. Without a labeled valid split, the modality's
-default featurizer is used.
+order (text: hashing, minilm, both). Each distilled model's probabilities are scored row by row on
+valid, as the labeler computes them, and the rule in alchemist_compiler.selection keeps the one
+with the best Brier score only when a paired t-test says it beats the default (ties go to the
+default, the cheapest). A featurizer whose extra is not installed is left out, and said so.
+Without a labeled valid split, the modality's default featurizer is used.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .selection import describe, select
 from .task import AUTO_FEATURES, Task
 
 BY = "distilled accuracy on valid"
+CRITERION = "brier"
 
 
 def distill_features(task: Task, console, distill: Callable, *args, **kwargs) -> tuple[object, dict]:
@@ -33,16 +34,17 @@ def distill_features(task: Task, console, distill: Callable, *args, **kwargs) ->
     if valid_inputs is None or valid_labels is None:
         record = {"features": default, "features_selection": {"by": "default: no labeled valid split"}}
         return distill(get_featurizer(default), *args, **kwargs), record
-    models, correct, skipped = {}, {}, {}
+    models, probabilities, skipped = {}, {}, {}
     for name in names_for(task.modality):
         try:
             models[name] = distill(get_featurizer(name), *args, **kwargs)
         except AlchemistError as err:  # an extra that is not installed
             skipped[name] = str(err)
             continue
-        correct[name] = models[name].proba(valid_inputs, len(task.classes)).argmax(axis=1) == valid_labels
-    selection = select(correct, default)
-    record = {**selection.record(BY), "candidates": list(correct), **({"skipped": skipped} if skipped else {})}
+        probabilities[name] = models[name].proba(valid_inputs, len(task.classes))
+    selection = select(probabilities, valid_labels, default, CRITERION)
+    record = {**selection.record(BY), "candidates": list(probabilities),
+              **({"skipped": skipped} if skipped else {})}
     console.print(f"features auto: {selection.chosen}: {describe(record, selection.chosen)}"
                   + "".join(f"; {n} left out: {why}" for n, why in skipped.items()))
     return models[selection.chosen], {"features": selection.chosen, "features_selection": record}

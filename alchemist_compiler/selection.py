@@ -1,39 +1,30 @@
 """How every `auto` choice picks: the best candidate on valid, if it beats the default beyond chance.
 
 `label_model: auto` and `distill.features: auto` score each candidate row by row on the same
-labeled valid rows (never test; without the rows shown to the LLM). The most accurate candidate
-(ties to the earlier) is kept only when McNemar's exact test, on the rows where it and the default
-differ in correctness, finds its gain significant at the 5% level; otherwise the default stays. A
-gain of a few valid rows is a tie, and ties go to the default: the cheaper or the usual choice.
+labeled valid rows (never test; without the rows shown to the LLM), by a criterion: a per-row score
+and a paired test. The best candidate (ties to the earlier) is kept only when the test, on its
+per-row scores against the default's, finds its gain significant at the 5% level; otherwise the
+default stays. A gain the valid rows cannot tell from chance is a tie, and ties go to the default:
+the cheaper or the usual choice.
+
+Criteria (CRITERIA, one entry each):
+- accuracy: per-row correctness of the argmax, McNemar's exact test on the rows where the two differ.
+  The label model's choice: its covered-row votes are what the issue's metrics report.
+- brier: per-row Brier score (squared error of the probabilities against the one-hot label, a
+  proper scoring rule; lower is better), a paired t-test on the per-row differences. The distilled
+  model's choice: its probabilities are the labeler's output, and the test uses every row's
+  confidence, not only the rows where the argmax differs, so valid tells candidates apart sooner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, ttest_rel
 
-ALPHA = 0.05  # McNemar's exact test, two-sided
-RULE = f"the best on valid if it beats the default at McNemar p < {ALPHA}, else the default"
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The kept candidate, every candidate's valid accuracy, and the test of the best one."""
-
-    chosen: str
-    default: str
-    best: str
-    valid_accuracy: dict[str, float]
-    p_value: float | None  # McNemar's exact p of best against default; None when best is default
-
-    def record(self, by: str) -> dict:
-        """The manifest's record: how the choice was made and what each candidate scored."""
-        test = {} if self.p_value is None else {"best": self.best, "p_value": round(self.p_value, 6)}
-        return {"by": by, "rule": RULE, "default": self.default, **test,
-                "valid_accuracy": self.valid_accuracy}
+ALPHA = 0.05  # every test is two-sided
 
 
 def mcnemar_p(candidate: np.ndarray, default: np.ndarray) -> float:
@@ -43,29 +34,107 @@ def mcnemar_p(candidate: np.ndarray, default: np.ndarray) -> float:
     return 1.0 if wins + losses == 0 else float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
-def select(correct: Mapping[str, np.ndarray], default: str) -> Selection:
-    """`correct`: candidate -> boolean per-row correctness on the same valid rows, in preference
-    order. The best (ties to the earlier), if McNemar's test says it beats `default`; else default."""
-    accuracy = {name: round(float(np.mean(rows)), 6) for name, rows in correct.items()}
-    best = max(accuracy, key=accuracy.__getitem__)
+def paired_t_p(candidate: np.ndarray, default: np.ndarray) -> float:
+    """Two-sided paired t-test p-value of two per-row scores on the same rows (1.0 when they agree)."""
+    differences = np.asarray(candidate, np.float64) - np.asarray(default, np.float64)
+    if len(differences) < 2 or not differences.any():
+        return 1.0
+    if np.ptp(differences) == 0:  # every row moves by the same amount: t is infinite
+        return 0.0
+    return float(ttest_rel(candidate, default).pvalue)
+
+
+def correct_rows(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row: the argmax (ties to the lowest class) is the label."""
+    return probabilities.argmax(axis=1) == labels
+
+
+def brier_rows(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row: the squared distance of the probabilities from the one-hot label (0 to 2)."""
+    onehot = np.eye(probabilities.shape[1])[labels]
+    return np.square(probabilities - onehot).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A per-row score of (probabilities, labels), which way is better, and a paired test."""
+
+    name: str  # as the record and the words say it
+    higher_is_better: bool
+    rows: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    test_name: str
+    test: Callable[[np.ndarray, np.ndarray], float]
+
+    @property
+    def rule(self) -> str:
+        return (f"the best {self.name} on valid if it beats the default at {self.test_name} "
+                f"p < {ALPHA}, else the default")
+
+    def best(self, scores: Mapping[str, float]) -> str:
+        """The best-scoring candidate, ties to the earlier."""
+        sign = 1 if self.higher_is_better else -1
+        return max(scores, key=lambda name: sign * scores[name])
+
+
+ACCURACY = Criterion("accuracy", True, correct_rows, "McNemar", mcnemar_p)
+BRIER = Criterion("Brier score", False, brier_rows, "paired t-test", paired_t_p)
+CRITERIA = {"accuracy": ACCURACY, "brier": BRIER}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The kept candidate, every candidate's valid scores, and the test of the best one."""
+
+    chosen: str
+    default: str
+    best: str
+    criterion: str  # a CRITERIA key
+    valid_accuracy: dict[str, float]
+    valid_scores: dict[str, float]  # by the criterion (the accuracies again for "accuracy")
+    p_value: float | None  # the criterion's test of best against default; None when best is default
+
+    def record(self, by: str) -> dict:
+        """The manifest's record: how the choice was made and what each candidate scored."""
+        test = {} if self.p_value is None else {"best": self.best, "p_value": round(self.p_value, 6)}
+        scores = {} if self.criterion == "accuracy" else {f"valid_{self.criterion}": self.valid_scores}
+        return {"by": by, "criterion": self.criterion, "rule": CRITERIA[self.criterion].rule,
+                "default": self.default, **test, "valid_accuracy": self.valid_accuracy, **scores}
+
+
+def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default: str,
+           criterion: str) -> Selection:
+    """`probabilities`: candidate -> (n, k) probabilities on the same labeled valid rows, in
+    preference order. The best by `criterion`, if its test says it beats `default`; else default."""
+    judge = CRITERIA[criterion]
+    labels = np.asarray(labels)
+    rows = {name: judge.rows(np.asarray(p), labels) for name, p in probabilities.items()}
+    scores = {name: round(float(np.mean(r)), 6) for name, r in rows.items()}
+    accuracy = {name: round(float(np.mean(correct_rows(np.asarray(p), labels))), 6)
+                for name, p in probabilities.items()}
+    best = judge.best(scores)
     if best == default:
-        return Selection(default, default, best, accuracy, None)
-    p = mcnemar_p(np.asarray(correct[best], bool), np.asarray(correct[default], bool))
-    return Selection(best if p < ALPHA else default, default, best, accuracy, p)
+        return Selection(default, default, best, criterion, accuracy, scores, None)
+    p = judge.test(rows[best], rows[default])
+    return Selection(best if p < ALPHA else default, default, best, criterion, accuracy, scores, p)
 
 
 def describe(record: dict, chosen: str) -> str:
-    """A `record()` in words: why `chosen` was kept, then every candidate's valid accuracy."""
-    scores = record.get("valid_accuracy")
-    if not scores:
+    """A `record()` in words: why `chosen` was kept, then every candidate's valid scores."""
+    accuracy = record.get("valid_accuracy")
+    if not accuracy:
         return record["by"]
+    criterion = record.get("criterion", "accuracy")
+    judge = CRITERIA[criterion]
+    scores = record.get(f"valid_{criterion}", accuracy)
     default, best = record["default"], record.get("best", record["default"])
-    listed = ", ".join(f"{name} {acc:.3f}" for name, acc in scores.items())
+    listed = ", ".join(
+        f"{name} {accuracy[name]:.3f}" + ("" if scores is accuracy else f" ({judge.name} {scores[name]:.3f})")
+        for name in accuracy)
     if "p_value" not in record:
-        why = f"{default} is the most accurate"
+        why = f"{default} has the best {judge.name}"
     else:
-        test = (f"{best} {scores[best]:.3f} against {default} {scores[default]:.3f}, "
-                f"McNemar p={record['p_value']:.3f}")
+        test = (f"{judge.name} {best} {scores[best]:.3f} against {default} {scores[default]:.3f}, "
+                f"{judge.test_name} p={record['p_value']:.3f}")
         why = (f"{best} beats the default {default} beyond chance ({test})" if chosen == best
                else f"{best}'s gain over the default {default} is within chance ({test})")
     return f"{why}; {record['by']}: {listed}"

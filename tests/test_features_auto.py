@@ -1,5 +1,5 @@
 """distill.features: auto distills with every text featurizer and keeps hashing unless another beats
-it on valid beyond chance (alchemist_compiler.selection)."""
+it on valid beyond chance, by Brier score (alchemist_compiler.selection)."""
 
 from __future__ import annotations
 
@@ -33,17 +33,18 @@ def test_auto_keeps_hashing_unless_another_beats_it_beyond_chance(task_dir, tmp_
     manifest, output = compile_auto(task_dir, tmp_path / "out")
     distill = manifest["distill"]
     selection = distill["features_selection"]
-    scores = selection["valid_accuracy"]
+    scores, accuracy = selection["valid_brier"], selection["valid_accuracy"]
     assert selection["candidates"] == ["hashing", "minilm", "both"] and set(scores) == {*selection["candidates"]}
+    assert set(accuracy) == set(scores) and selection["criterion"] == "brier"
     assert selection["default"] == "hashing"
-    best = next(n for n in selection["candidates"] if scores[n] == max(scores.values()))
+    best = next(n for n in selection["candidates"] if scores[n] == min(scores.values()))
     assert selection.get("best", "hashing") == best
     assert distill["features"] == (best if selection.get("p_value", 1.0) < 0.05 else "hashing")
     assert manifest["featurizer"]["name"] == distill["features"]
     printed = " ".join(output.split())
     assert f"features auto: {distill['features']}: " in printed
     assert "distilled accuracy on valid: " + ", ".join(
-        f"{n} {scores[n]:.3f}" for n in selection["candidates"]) in printed
+        f"{n} {accuracy[n]:.3f} (Brier score {scores[n]:.3f})" for n in selection["candidates"]) in printed
 
 
 def test_auto_without_valid_is_the_modality_default(task_dir, tmp_path):

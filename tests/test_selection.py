@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import ttest_rel
 
-from alchemist_compiler.selection import describe, mcnemar_p, select
+from alchemist_compiler.selection import brier_rows, describe, mcnemar_p, paired_t_p, select
 
 
 def correctness(right: int, rows: int = 100) -> np.ndarray:
     return np.arange(rows) < right
+
+
+def confident(right: int, rows: int = 100, confidence: float = 0.9) -> np.ndarray:
+    """Two-class probabilities for label 0 on every row: class 0 at `confidence` on the first
+    `right` rows, class 1 at `confidence` after."""
+    first = np.where(correctness(right, rows), confidence, 1 - confidence)
+    return np.stack([first, 1 - first], axis=1)
+
+
+LABELS = np.zeros(100, dtype=int)
 
 
 def test_mcnemar_p_is_the_exact_binomial_on_discordant_rows():
@@ -22,32 +33,69 @@ def test_mcnemar_p_is_the_exact_binomial_on_discordant_rows():
     assert mcnemar_p(default, default) == 1.0
 
 
+def test_brier_rows_are_squared_distances_from_the_one_hot_label():
+    probabilities = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    assert brier_rows(probabilities, np.array([0, 1, 0])).tolist() == pytest.approx([0.0, 0.5, 2.0])
+
+
+def test_paired_t_p_is_scipys_and_agreement_or_one_row_is_no_evidence():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(50), rng.random(50)
+    assert paired_t_p(a, b) == pytest.approx(ttest_rel(a, b).pvalue)
+    assert paired_t_p(a, a) == 1.0
+    assert paired_t_p(a[:1], b[:1]) == 1.0
+    halves = np.arange(50) / 2
+    assert paired_t_p(halves - 1, halves) == 0.0  # every row better by the same amount
+
+
 def test_a_gain_within_chance_keeps_the_default():
-    chosen = select({"hashing": correctness(90), "minilm": correctness(95)}, "hashing")
+    chosen = select({"hashing": confident(90), "minilm": confident(95)}, LABELS, "hashing", "accuracy")
     assert chosen.best == "minilm" and chosen.chosen == "hashing"
     assert chosen.p_value == pytest.approx(0.0625)
     assert chosen.valid_accuracy == {"hashing": 0.9, "minilm": 0.95}
 
 
 def test_a_gain_beyond_chance_switches_to_the_best():
-    chosen = select({"hashing": correctness(80), "minilm": correctness(95), "both": correctness(93)},
-                    "hashing")
+    candidates = {"hashing": confident(80), "minilm": confident(95), "both": confident(93)}
+    chosen = select(candidates, LABELS, "hashing", "accuracy")
     assert chosen.chosen == chosen.best == "minilm" and chosen.p_value < 0.05
 
 
+def test_brier_sees_a_confidence_gain_that_accuracy_cannot():
+    """Same argmax on every row, so McNemar has no discordant row; the candidate puts more
+    probability on the label everywhere, which the paired test on Brier scores detects."""
+    rng = np.random.default_rng(1)
+    default = confident(70, confidence=0.6)
+    sharper = confident(70, confidence=0.6)
+    sharper[:70, 0] += rng.uniform(0.05, 0.3, 70)
+    sharper[:70, 1] = 1 - sharper[:70, 0]
+    candidates = {"hashing": default, "minilm": sharper}
+    by_accuracy = select(candidates, LABELS, "hashing", "accuracy")
+    assert by_accuracy.chosen == "hashing" and by_accuracy.p_value is None  # a tie, to the default
+    by_brier = select(candidates, LABELS, "hashing", "brier")
+    assert by_brier.chosen == by_brier.best == "minilm" and by_brier.p_value < 0.05
+    assert by_brier.valid_scores["minilm"] < by_brier.valid_scores["hashing"]
+    record = by_brier.record("distilled accuracy on valid")
+    assert record["criterion"] == "brier" and record["valid_brier"] == by_brier.valid_scores
+    assert record["valid_accuracy"] == {"hashing": 0.7, "minilm": 0.7}
+
+
 def test_ties_go_to_the_earlier_and_the_default_needs_no_test():
-    tie = select({"hashing": correctness(90), "minilm": np.roll(correctness(90), 3)}, "hashing")
+    tie = select({"hashing": confident(90), "minilm": np.roll(confident(90), 3, axis=0)}, LABELS,
+                 "hashing", "brier")
     assert tie.chosen == tie.best == "hashing" and tie.p_value is None
     record = tie.record("distilled accuracy on valid")
     assert "p_value" not in record and record["default"] == "hashing"
 
 
 def test_the_record_in_words_names_the_test_and_every_candidate():
-    kept = select({"snorkel": correctness(90), "majority": correctness(95)}, "snorkel")
+    kept = select({"snorkel": confident(90), "majority": confident(95)}, LABELS, "snorkel", "accuracy")
     words = describe(kept.record("accuracy on covered valid rows"), kept.chosen)
-    assert words == ("majority's gain over the default snorkel is within chance (majority 0.950 "
-                     "against snorkel 0.900, McNemar p=0.062); accuracy on covered valid rows: "
+    assert words == ("majority's gain over the default snorkel is within chance (accuracy majority "
+                     "0.950 against snorkel 0.900, McNemar p=0.062); accuracy on covered valid rows: "
                      "snorkel 0.900, majority 0.950")
-    switched = select({"snorkel": correctness(70), "majority": correctness(95)}, "snorkel")
+    switched = select({"snorkel": confident(70), "majority": confident(95)}, LABELS, "snorkel", "brier")
     assert describe(switched.record("x"), switched.chosen).startswith(
-        "majority beats the default snorkel beyond chance (majority 0.950 against snorkel 0.700")
+        "majority beats the default snorkel beyond chance (Brier score majority 0.100 against "
+        "snorkel 0.500, paired t-test p=0.000); x: snorkel 0.700 (Brier score 0.500), majority 0.950 "
+        "(Brier score 0.100)")

@@ -3,7 +3,8 @@
 Candidates: snorkel, majority, weighted_majority, dawid_skene, flyingsquid (with fewer than 3
 columns snorkel and flyingsquid are majority vote, so fewer candidates); the first is the default.
 Each is scored on the covered valid rows (all candidates cover the same ones) and the rule in
-alchemist_compiler.selection keeps the best only when McNemar's test says it beats the default.
+alchemist_compiler.selection keeps the most accurate only when McNemar's test says it beats the
+default.
 Without a labeled valid split (or with no covered valid row) it is the default. The chosen kind's
 params (their "kind" is the chosen one) get a `selection` record: the rule, the test and the valid
 accuracy of every candidate.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..selection import select
-from .common import FitInputs, valid_correct
+from .common import FitInputs, covered_valid
 
 Fitter = Callable[[FitInputs], dict]
 BY = "accuracy on covered valid rows"
@@ -26,8 +27,9 @@ def fit(inputs: FitInputs, candidates: dict[str, Fitter]) -> dict:
     if not inputs.has_valid:
         return {**candidates[default](inputs), "selection": {"by": "default: no labeled valid split"}}
     fitted = {kind: fitter(inputs) for kind, fitter in candidates.items()}
-    correct = {kind: valid_correct(p, inputs.L_valid, inputs.valid_labels) for kind, p in fitted.items()}
-    if correct[default] is None:
+    scored = {kind: covered_valid(p, inputs.L_valid, inputs.valid_labels) for kind, p in fitted.items()}
+    if scored[default] is None:
         return {**fitted[default], "selection": {"by": "default: no covered valid row"}}
-    selection = select(correct, default)
+    labels = scored[default][1]
+    selection = select({kind: proba for kind, (proba, _) in scored.items()}, labels, default, "accuracy")
     return {**fitted[selection.chosen], "selection": selection.record(BY)}

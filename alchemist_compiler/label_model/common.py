@@ -68,10 +68,10 @@ def vote_counts(L: np.ndarray, k: int) -> np.ndarray:
     return np.stack([(L == y).sum(axis=1) for y in range(k)], axis=1)
 
 
-def valid_correct(params: dict, L_valid: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
-    """Per-row correctness on the covered valid rows (argmax; ties to the lowest class), None if
-    no valid row is covered."""
+def covered_valid(params: dict, L_valid: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The label model's probabilities and the labels on the covered valid rows, None if no valid
+    row is covered."""
     rows = covered(L_valid)
     if not rows.any():
         return None
-    return predict_proba(params, L_valid[rows]).argmax(axis=1) == np.asarray(labels)[rows]
+    return predict_proba(params, L_valid[rows]), np.asarray(labels)[rows]
