@@ -9,11 +9,12 @@ the cheaper or the usual choice.
 
 Criteria (CRITERIA, one entry each):
 - accuracy: per-row correctness of the argmax, McNemar's exact test on the rows where the two differ.
-  The label model's choice: its covered-row votes are what the issue's metrics report.
+  The label model's choice (label_model/auto.py), on the covered valid rows.
 - brier: per-row Brier score (squared error of the probabilities against the one-hot label, a
   proper scoring rule; lower is better), a paired t-test on the per-row differences. The distilled
-  model's choice: its probabilities are the labeler's output, and the test uses every row's
-  confidence, not only the rows where the argmax differs, so valid tells candidates apart sooner.
+  model's choice (features_choice.py): its probabilities are the labeler's output, and the test
+  uses every row's confidence, not only the rows where the argmax differs, so valid tells
+  candidates apart sooner.
 """
 
 from __future__ import annotations
