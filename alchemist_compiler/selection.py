@@ -110,8 +110,9 @@ def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default:
     labels = np.asarray(labels)
     rows = {name: judge.rows(np.asarray(p), labels) for name, p in probabilities.items()}
     scores = {name: round(float(np.mean(r)), 6) for name, r in rows.items()}
-    accuracy = {name: round(float(np.mean(correct_rows(np.asarray(p), labels))), 6)
-                for name, p in probabilities.items()}
+    accuracy = scores if judge is ACCURACY else {
+        name: round(float(np.mean(correct_rows(np.asarray(p), labels))), 6)
+        for name, p in probabilities.items()}
     best = judge.best(scores)
     if best == default:
         return Selection(default, default, best, criterion, accuracy, scores, None)

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+from alchemist_runtime.label_model import covered, predict_proba
+
 from ..selection import select
-from .common import FitInputs, covered_valid
+from .common import FitInputs
 
 Fitter = Callable[[FitInputs], dict]
 BY = "accuracy on covered valid rows"
@@ -27,9 +30,9 @@ def fit(inputs: FitInputs, candidates: dict[str, Fitter]) -> dict:
     if not inputs.has_valid:
         return {**candidates[default](inputs), "selection": {"by": "default: no labeled valid split"}}
     fitted = {kind: fitter(inputs) for kind, fitter in candidates.items()}
-    scored = {kind: covered_valid(p, inputs.L_valid, inputs.valid_labels) for kind, p in fitted.items()}
-    if scored[default] is None:
+    rows = covered(inputs.L_valid)
+    if not rows.any():
         return {**fitted[default], "selection": {"by": "default: no covered valid row"}}
-    labels = scored[default][1]
-    selection = select({kind: proba for kind, (proba, _) in scored.items()}, labels, default, "accuracy")
+    probabilities = {kind: predict_proba(p, inputs.L_valid[rows]) for kind, p in fitted.items()}
+    selection = select(probabilities, np.asarray(inputs.valid_labels)[rows], default, "accuracy")
     return {**fitted[selection.chosen], "selection": selection.record(BY)}

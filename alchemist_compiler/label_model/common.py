@@ -1,11 +1,10 @@
-"""What every label-model fitter shares: its inputs, the fitting sample, class balance, scoring."""
+"""What every label-model fitter shares: its inputs, the fitting sample, class balance."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from alchemist_runtime.label_model import covered, predict_proba
 
 FIT_ROWS = 100_000  # fitters see at most this many train rows (see fit_rows)
 
@@ -67,11 +66,3 @@ def vote_counts(L: np.ndarray, k: int) -> np.ndarray:
     """(n, k) number of columns voting for each class."""
     return np.stack([(L == y).sum(axis=1) for y in range(k)], axis=1)
 
-
-def covered_valid(params: dict, L_valid: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The label model's probabilities and the labels on the covered valid rows, None if no valid
-    row is covered."""
-    rows = covered(L_valid)
-    if not rows.any():
-        return None
-    return predict_proba(params, L_valid[rows]), np.asarray(labels)[rows]
