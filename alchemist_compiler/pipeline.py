@@ -13,14 +13,14 @@ from rich.console import Console
 from . import analysis, emit, generate
 from .analysis import ProgramStats
 from .apply import ApplySettings, apply_programs, concat_columns, stop_reasons
+from .choices import DistillJob, distill_features, distilled_judge, judge_featurizer
 from .cost import cost_ledger, run_spending
 from .data import Dataset, Split, load_dataset
-from .distill import Distilled, distill
+from .distill import Distilled
 from .engine import check_scheduler
 from .errors import AlchemistError
-from .features_choice import distill_features
 from .generate import Attempt
-from .label_model import SNORKEL_MIN_COLUMNS, fit_label_model
+from .label_model import SNORKEL_MIN_COLUMNS, Judge, fit_label_model
 from .llm import LLMStage
 from .lockfile import Lockfile
 from .manifest import Manifest, ProgramEntry
@@ -169,19 +169,9 @@ def _compile(task_path: str | Path, out_dir: str | Path, options: Options) -> di
         console.print(shown_summary_line(selection))
     chosen_splits, chosen_votes = found.shown.for_selection(dataset.splits, votes)
     chosen_valid = chosen_splits.get("valid")
-    with stages.stage("label model fit"):
-        fit = _fit_label_model(task, votes["train"][:, kept],
-                               chosen_votes["valid"][:, kept] if chosen_valid else None,
-                               chosen_valid, options.seed)
-    _print_label_model(console, fit, task.distill.max_rows)
-    distilled, features = distill_features(
-        task, console, distill, modality.runtime(dataset.input_spec), task.distill,
-        [dataset.train.labeler_inputs[i] for i in fit.distill_rows], fit.soft,
-        seed=options.seed,
-        valid_inputs=chosen_valid.labeler_inputs if chosen_valid is not None else None,
-        valid_labels=fit.valid_labels,
-        stage=stages.stage,
-    )
+    fit, distilled, features = _label_and_distill(
+        task, dataset, votes["train"][:, kept], chosen_valid,
+        chosen_votes["valid"][:, kept] if chosen_valid else None, options, console, stages)
     with stages.stage("evaluation"):
         metrics = evaluate_splits(chosen_splits, chosen_votes, kept, fit.label_model, distilled)
     ledger = cost_ledger(task, [*dataset.exchanges, *found.exchanges], llm.source_of,
@@ -247,6 +237,30 @@ def _selected(found: generate.Candidates, stats: list[ProgramStats]) -> tuple[li
     return kept, dropped
 
 
+def _label_and_distill(task: Task, dataset: Dataset, L_train: np.ndarray, valid: Split | None,
+                       L_valid: np.ndarray | None, options: Options, console: Console, stages: Stages):
+    """Fit the label model (auto: each candidate judged by the model distilled from its soft
+    labels) and distill its soft labels (features auto: with each featurizer); returns the
+    LabelModelFit, the distilled model and the manifest's record of its features."""
+    covered_rows = np.flatnonzero(covered(L_train))
+    rows = seeded_sample(covered_rows, task.distill.max_rows, options.seed)
+    job = DistillJob(get_modality(task.modality).runtime(dataset.input_spec), task.distill,
+                     [dataset.train.labeler_inputs[i] for i in rows], options.seed,
+                     valid.labeler_inputs if valid is not None else None,
+                     valid.labels if valid is not None else None, stages.stage)
+    judge, judged = distilled_judge(task, job, L_train[rows])
+    if task.label_model.kind == "auto" and job.has_valid:
+        console.print(f"label model auto: distilling a {judge_featurizer(task)} model from each "
+                      "candidate's soft labels")
+    with stages.stage("label model fit"):
+        fit = _fit_label_model(task, L_train, L_valid, valid, options.seed, len(covered_rows), rows, judge)
+    _print_label_model(console, fit, task.distill.max_rows)
+    kind = fit.label_model["kind"]
+    ready = {judge_featurizer(task): judged[kind]} if kind in judged else {}
+    distilled, features = distill_features(task, console, job, fit.soft, ready)
+    return fit, distilled, features
+
+
 @dataclass(frozen=True)
 class LabelModelFit:
     """The fitted label model, why its kind, and the distilled model's training rows (covered
@@ -263,15 +277,13 @@ class LabelModelFit:
 
 
 def _fit_label_model(task: Task, L_train: np.ndarray, L_valid: np.ndarray | None, valid: Split | None,
-                     seed: int) -> LabelModelFit:
+                     seed: int, covered_rows: int, rows: np.ndarray, judge: Judge) -> LabelModelFit:
     valid_labels = valid.labels if valid is not None else None
     label_model = fit_label_model(task.label_model.kind, L_train, len(task.classes),
-                                  valid_labels=valid_labels, seed=seed, L_valid=L_valid)
+                                  valid_labels=valid_labels, seed=seed, L_valid=L_valid, judge=judge)
     choice = provenance.label_model_choice(task.label_model.kind, label_model, L_train.shape[1],
                                            SNORKEL_MIN_COLUMNS)
-    covered_rows = np.flatnonzero(covered(L_train))
-    rows = seeded_sample(covered_rows, task.distill.max_rows, seed)
-    return LabelModelFit(label_model, choice, L_train, len(covered_rows), rows,
+    return LabelModelFit(label_model, choice, L_train, covered_rows, rows,
                          predict_proba(label_model, L_train[rows]), valid_labels)
 
 

@@ -8,13 +8,12 @@ default stays. A gain the valid rows cannot tell from chance is a tie, and ties 
 the cheaper or the usual choice.
 
 Criteria (CRITERIA, one entry each):
-- accuracy: per-row correctness of the argmax, McNemar's exact test on the rows where the two differ.
-  The label model's choice (label_model/auto.py), on the covered valid rows.
 - brier: per-row Brier score (squared error of the probabilities against the one-hot label, a
-  proper scoring rule; lower is better), a paired t-test on the per-row differences. The distilled
-  model's choice (features_choice.py): its probabilities are the labeler's output, and the test
-  uses every row's confidence, not only the rows where the argmax differs, so valid tells
-  candidates apart sooner.
+  proper scoring rule; lower is better), a paired t-test on the per-row differences. Both choices
+  use it (alchemist_compiler.choices), on the distilled model's probabilities: the labeler's output.
+  The test uses every row's confidence, not only the rows where the argmax differs (as McNemar's
+  test on accuracy would), so valid tells candidates apart sooner.
+Every record also gives each candidate's valid accuracy, for people.
 """
 
 from __future__ import annotations
@@ -23,16 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest, ttest_rel
+from scipy.stats import ttest_rel
 
 ALPHA = 0.05  # every test is two-sided
-
-
-def mcnemar_p(candidate: np.ndarray, default: np.ndarray) -> float:
-    """Exact two-sided McNemar p-value of two classifiers' per-row correctness on the same rows."""
-    wins = int(np.sum(candidate & ~default))
-    losses = int(np.sum(~candidate & default))
-    return 1.0 if wins + losses == 0 else float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
 def paired_t_p(candidate: np.ndarray, default: np.ndarray) -> float:
@@ -77,9 +69,8 @@ class Criterion:
         return max(scores, key=lambda name: sign * scores[name])
 
 
-ACCURACY = Criterion("accuracy", True, correct_rows, "McNemar", mcnemar_p)
 BRIER = Criterion("Brier score", False, brier_rows, "paired t-test", paired_t_p)
-CRITERIA = {"accuracy": ACCURACY, "brier": BRIER}
+CRITERIA = {"brier": BRIER}
 
 
 @dataclass(frozen=True)
@@ -91,15 +82,15 @@ class Selection:
     best: str
     criterion: str  # a CRITERIA key
     valid_accuracy: dict[str, float]
-    valid_scores: dict[str, float]  # by the criterion (the accuracies again for "accuracy")
+    valid_scores: dict[str, float]  # by the criterion
     p_value: float | None  # the criterion's test of best against default; None when best is default
 
     def record(self, by: str) -> dict:
         """The manifest's record: how the choice was made and what each candidate scored."""
         test = {} if self.p_value is None else {"best": self.best, "p_value": round(self.p_value, 6)}
-        scores = {} if self.criterion == "accuracy" else {f"valid_{self.criterion}": self.valid_scores}
         return {"by": by, "criterion": self.criterion, "rule": CRITERIA[self.criterion].rule,
-                "default": self.default, **test, "valid_accuracy": self.valid_accuracy, **scores}
+                "default": self.default, **test, "valid_accuracy": self.valid_accuracy,
+                f"valid_{self.criterion}": self.valid_scores}
 
 
 def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default: str,
@@ -110,9 +101,8 @@ def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default:
     labels = np.asarray(labels)
     rows = {name: judge.rows(np.asarray(p), labels) for name, p in probabilities.items()}
     scores = {name: round(float(np.mean(r)), 6) for name, r in rows.items()}
-    accuracy = scores if judge is ACCURACY else {
-        name: round(float(np.mean(correct_rows(np.asarray(p), labels))), 6)
-        for name, p in probabilities.items()}
+    accuracy = {name: round(float(np.mean(correct_rows(np.asarray(p), labels))), 6)
+                for name, p in probabilities.items()}
     best = judge.best(scores)
     if best == default:
         return Selection(default, default, best, criterion, accuracy, scores, None)
@@ -125,13 +115,10 @@ def describe(record: dict, chosen: str) -> str:
     accuracy = record.get("valid_accuracy")
     if not accuracy:
         return record["by"]
-    criterion = record.get("criterion", "accuracy")
-    judge = CRITERIA[criterion]
-    scores = record.get(f"valid_{criterion}", accuracy)
+    judge = CRITERIA[record["criterion"]]
+    scores = record[f"valid_{record['criterion']}"]
     default, best = record["default"], record.get("best", record["default"])
-    listed = ", ".join(
-        f"{name} {accuracy[name]:.3f}" + ("" if scores is accuracy else f" ({judge.name} {scores[name]:.3f})")
-        for name in accuracy)
+    listed = ", ".join(f"{name} {accuracy[name]:.3f} ({judge.name} {scores[name]:.3f})" for name in accuracy)
     if "p_value" not in record:
         why = f"{default} has the best {judge.name}"
     else:

@@ -32,7 +32,7 @@ from .modality import MODALITIES
 
 Strategy = Literal["general", "description", "exemplars", "keywords", "rules"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("general", "description", "exemplars", "keywords", "rules")
-#: distill.features: try every featurizer of the modality, keep the best on valid (features_choice.py)
+#: distill.features: try every featurizer of the modality, keep the best on valid (choices.py)
 AUTO_FEATURES = "auto"
 #: data keys naming a split's file (or, for images, folder)
 SPLIT_KEYS = ("train", "valid", "test", "exemplars")

@@ -4,10 +4,12 @@
 
 Real data: the WRENCH-style human programs (`weak_labels`) of youtube and sms, and the kept
 generated programs of the six text examples (their recorded locks). Each kind is fitted on train,
-with valid (without the rows shown to the LLM, as a compile) for class balance / accuracies /
-selection, and scored on TEST (accuracy on all rows and on covered rows, spam F1 likewise for
+with valid (without the rows shown to the LLM, as a compile) for class balance / accuracies,
+and scored on TEST (accuracy on all rows and on covered rows, spam F1 likewise for
 youtube and sms; an uncovered row gets the kind's all-abstain answer). Reference (ALCHEmist
-paper, human programs, Snorkel, distilled): youtube 0.85, sms 0.89.
+paper, human programs, Snorkel, distilled): youtube 0.85, sms 0.89. `auto` has no row: it judges
+each kind by the model distilled from its labels (alchemist_compiler.choices), which
+`python benchmarks/features.py --targets --label-model auto` measures.
 
 Scale: a synthetic 1,000,000 x 50 int8 matrix with 10 classes (--quick: 100,000 rows) plus a
 10,000-row labeled valid matrix; each kind is fitted and then predicts every row, in its own
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from alchemist_runtime.label_model import covered, predict_proba
 
-from alchemist_compiler.label_model import KINDS, fit_label_model
+from alchemist_compiler.label_model import FITTERS, fit_label_model
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("youtube", "sms")  # binary, class 1 = spam
@@ -71,7 +73,7 @@ def real_data_table() -> str:
     ]
     for name in DATASETS:
         splits = {split: _human_split(name, split) for split in ("train", "valid", "test")}
-        lines += [_real_row(name, kind, splits, 2) for kind in KINDS]
+        lines += [_real_row(name, kind, splits, 2) for kind in FITTERS]
     lines += [
         "",
         "Paper (human programs, Snorkel, distilled model): youtube 0.85 accuracy, sms 0.89 F1.",
@@ -83,7 +85,7 @@ def real_data_table() -> str:
     ]
     for name in GENERATED:
         splits, k = _generated_splits(name)
-        lines += [_real_row(name, kind, splits, k) for kind in KINDS]
+        lines += [_real_row(name, kind, splits, k) for kind in FITTERS]
     return "\n".join(lines)
 
 
@@ -158,7 +160,7 @@ def scale_table(rows: int) -> str:
         "| kind | chosen | fit s | predict s | fit + predict s | peak MB | acc covered |",
         "|---|---|---|---|---|---|---|",
     ]
-    for kind in KINDS:
+    for kind in FITTERS:
         command = [sys.executable, __file__, "--scale-kind", kind, "--rows", str(rows)]
         result = json.loads(
             subprocess.run(command, check=True, capture_output=True, text=True).stdout

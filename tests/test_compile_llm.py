@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import base_task, write_task
@@ -218,22 +222,35 @@ def test_dropped_and_rejected_programs_are_repaired_with_feedback(llm_task, tmp_
     assert "  ````python\n  import os\n" in readme  # the rejected answer's code
 
 
-def test_auto_label_model_is_chosen_on_valid_and_recorded(task_dir, tmp_path):
+def test_auto_label_model_is_judged_by_the_distilled_model_on_valid_and_recorded(task_dir, tmp_path):
+    """Each candidate's score is the valid Brier score of the model distilled from its soft labels:
+    the chosen kind's is the emitted labeler's own, recomputed here from its probabilities."""
     paths = []
     for name, source in PROGRAMS.items():
         (task_dir / f"{name}.py").write_text(source)
         paths.append(f"{name}.py")
     write_task(task_dir, base_task(programs={"count": 0, "include": paths, "min_coverage": 0.0},
                                    label_model={"kind": "auto"}))
-    result = CliRunner().invoke(main, compile_args(task_dir, tmp_path / "out"))
+    result = CliRunner().invoke(main, compile_args(task_dir, tmp_path / "out")[:-1])
     assert result.exit_code == 0, result.output
     package = next((tmp_path / "out").glob("src/*"))
     params = json.loads((package / "label_model.json").read_text())
     manifest = json.loads((package / "manifest.json").read_text())
-    accuracies = params["selection"]["valid_accuracy"]
-    assert set(accuracies) >= {"snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"}
-    assert params["kind"] == manifest["label_model"]
     selection = params["selection"]
-    best = max(accuracies, key=accuracies.get)
-    assert selection["default"] == "snorkel" and selection.get("best", "snorkel") == best
+    scores = selection["valid_brier"]
+    assert list(scores) == ["snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"]
+    assert selection["criterion"] == "brier" and selection["by"] == "distilled accuracy on valid, hashing features"
+    assert params["kind"] == manifest["label_model"] and selection["default"] == "snorkel"
+    best = min(scores, key=scores.get)
+    assert selection.get("best", "snorkel") == best
     assert params["kind"] == (best if selection.get("p_value", 1.0) < 0.05 else "snorkel")
+    valid = [json.loads(line) for line in (task_dir / "valid.jsonl").read_text().splitlines()]
+    probe = ("import json, sys; from {0} import Labeler; "
+             "print(json.dumps(Labeler().predict_proba(json.loads(sys.argv[1])).tolist()))")
+    shown = subprocess.run([sys.executable, "-c", probe.format(package.name),
+                            json.dumps([row["text"] for row in valid])], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONPATH": str(package.parent)})
+    labels = np.eye(2)[[row["label"] for row in valid]]
+    brier = np.square(np.asarray(json.loads(shown.stdout)) - labels).sum(axis=1).mean()
+    assert scores[params["kind"]] == pytest.approx(brier, abs=1e-5)
+    assert "label model auto: distilling a hashing model from each candidate's soft labels" in printed(result)

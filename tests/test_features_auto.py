@@ -57,3 +57,21 @@ def test_an_unknown_featurizer_names_auto_among_the_choices(task_dir, tmp_path):
     write_task(task_dir, base_task(distill={"features": "bag"}))
     result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "or auto" in result.output
+
+
+def test_both_autos_judge_label_models_with_the_default_featurizer_then_choose_features(task_dir, tmp_path):
+    """label_model auto distills a hashing model per candidate; the chosen kind's model is the
+    features choice's hashing candidate (same soft labels, same seed), so their scores agree."""
+    for name, source in PROGRAMS.items():
+        (task_dir / name).write_text(source)
+    write_task(task_dir, base_task(programs={"count": 0, "include": list(PROGRAMS), "min_coverage": 0.0},
+                                   label_model={"kind": "auto"},
+                                   distill={"features": "auto", "seeds": 1, "epochs": 3}))
+    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    package = next((tmp_path / "out").glob("src/*"))
+    label_model = json.loads((package / "label_model.json").read_text())
+    features = json.loads((package / "manifest.json").read_text())["distill"]["features_selection"]
+    assert label_model["selection"]["by"] == "distilled accuracy on valid, hashing features"
+    assert features["valid_brier"]["hashing"] == label_model["selection"]["valid_brier"][label_model["kind"]]
+    assert features["valid_accuracy"]["hashing"] == label_model["selection"]["valid_accuracy"][label_model["kind"]]

@@ -11,7 +11,7 @@ import pytest
 from alchemist_runtime.label_model import covered, predict_proba
 from conftest import base_task, example_split, write_task
 
-from alchemist_compiler.label_model import FITTERS, KINDS, auto, fit_label_model
+from alchemist_compiler.label_model import FITTERS, KINDS, Judge, auto, fit_label_model
 from alchemist_compiler.label_model.common import FitInputs
 from alchemist_compiler.label_model.dawid_skene import VoteGroups, m_step
 from alchemist_compiler.task import load_task
@@ -26,12 +26,23 @@ def split(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     return votes, np.asarray([r["label"] for r in rows])
 
 
+def own_judge(L_valid: np.ndarray, judged: list | None = None) -> Judge:
+    """Judges a label model by its own probabilities on every valid row (a compile distills
+    first, alchemist_compiler.choices); `judged` collects the params it is given."""
+    def proba(params: dict) -> np.ndarray:
+        if judged is not None:
+            judged.append(params)
+        return predict_proba(params, L_valid)
+
+    return Judge(proba, "the label model on valid")
+
+
 @cache
 def fitted(kind: str, name: str, with_valid: bool = True) -> dict:
     (L, _), (L_valid, y_valid) = split(name, "train"), split(name, "valid")
     if not with_valid:
-        return fit_label_model(kind, L, 2, valid_labels=None, seed=0)
-    return fit_label_model(kind, L, 2, valid_labels=y_valid, seed=0, L_valid=L_valid)
+        return fit_label_model(kind, L, 2, valid_labels=None, seed=0, judge=own_judge(L_valid))
+    return fit_label_model(kind, L, 2, valid_labels=y_valid, seed=0, L_valid=L_valid, judge=own_judge(L_valid))
 
 
 @pytest.mark.parametrize("name", ["youtube", "sms"])
@@ -108,31 +119,36 @@ def test_weighted_majority_weights_are_log_odds_of_smoothed_valid_accuracy():
     np.testing.assert_allclose(predict_proba(params, L_test), expected, atol=1e-12)
 
 
-def test_auto_keeps_snorkel_when_the_best_gain_on_valid_is_within_chance():
-    """youtube's human programs: weighted_majority is right on 2 more covered valid rows of 105
-    than snorkel; McNemar's test cannot tell that from chance, so snorkel stays."""
-    params = fitted("auto", "youtube")
+def test_auto_scores_what_the_judge_gives_for_every_candidate_and_follows_the_rule():
+    """youtube's human programs: every candidate is fitted once and judged once; its score is the
+    Brier score of the judge's probabilities; the kind kept is the rule's, with its own params."""
+    (L, _), (L_valid, y_valid) = split("youtube", "train"), split("youtube", "valid")
+    judged = []
+    params = fit_label_model("auto", L, 2, valid_labels=y_valid, seed=0, L_valid=L_valid,
+                             judge=own_judge(L_valid, judged))
     selection = params["selection"]
-    accuracy = selection["valid_accuracy"]
-    assert list(accuracy) == ["snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"]
-    L_valid, y_valid = split("youtube", "valid")
-    rows = covered(L_valid)
-    for kind, score in accuracy.items():
-        predicted = predict_proba(fitted(kind, "youtube"), L_valid[rows]).argmax(axis=1)
-        assert score == pytest.approx((predicted == y_valid[rows]).mean(), abs=1e-6)
-    assert selection["best"] == "weighted_majority" and accuracy["weighted_majority"] > accuracy["snorkel"]
-    assert selection["p_value"] >= 0.05 and params["kind"] == "snorkel"
-    assert {key: value for key, value in params.items() if key != "selection"} == fitted("snorkel", "youtube")
+    scores = selection["valid_brier"]
+    assert [p["kind"] for p in judged] == list(scores) == \
+        ["snorkel", "majority", "weighted_majority", "dawid_skene", "flyingsquid"]
+    for kind, score in scores.items():
+        proba = predict_proba(fitted(kind, "youtube"), L_valid)
+        assert score == pytest.approx(np.square(proba - np.eye(2)[y_valid]).sum(axis=1).mean(), abs=1e-6)
+        assert selection["valid_accuracy"][kind] == pytest.approx((proba.argmax(1) == y_valid).mean(), abs=1e-6)
+    assert selection["by"] == "the label model on valid" and selection["criterion"] == "brier"
+    best = min(scores, key=scores.get)
+    assert selection.get("best", "snorkel") == best
+    assert params["kind"] == (best if selection.get("p_value", 1.0) < 0.05 else "snorkel")
+    assert {key: value for key, value in params.items() if key != "selection"} == fitted(params["kind"], "youtube")
     assert fitted("auto", "youtube", with_valid=False)["kind"] == "snorkel"
-    L, _ = split("youtube", "train")
-    two_columns = fit_label_model(
-        "auto", L[:, :2], 2, valid_labels=y_valid, seed=0, L_valid=L_valid[:, :2]
-    )
-    assert list(two_columns["selection"]["valid_accuracy"]) == [
-        "majority",
-        "weighted_majority",
-        "dawid_skene",
-    ]
+    two_columns = fit_label_model("auto", L[:, :2], 2, valid_labels=y_valid, seed=0,
+                                  L_valid=L_valid[:, :2], judge=own_judge(L_valid[:, :2]))
+    assert list(two_columns["selection"]["valid_brier"]) == ["majority", "weighted_majority", "dawid_skene"]
+
+
+def test_auto_needs_a_judge():
+    (L, _), (L_valid, y_valid) = split("youtube", "train"), split("youtube", "valid")
+    with pytest.raises(ValueError, match="needs a judge"):
+        fit_label_model("auto", L, 2, valid_labels=y_valid, seed=0, L_valid=L_valid)
 
 
 def test_auto_switches_when_a_candidate_beats_the_default_beyond_chance():
@@ -145,7 +161,7 @@ def test_auto_switches_when_a_candidate_beats_the_default_beyond_chance():
     L = np.where(right, gold[:, None], 1 - gold[:, None]).astype(np.int8)
     candidates = {"majority": FITTERS["majority"], "weighted_majority": FITTERS["weighted_majority"]}
     inputs = FitInputs(L=L[:2000], k=2, L_valid=L[2000:], valid_labels=gold[2000:], seed=0)
-    params = auto.fit(inputs, candidates)
+    params = auto.fit(inputs, candidates, own_judge(L[2000:]))
     selection = params["selection"]
     assert params["kind"] == "weighted_majority" and selection["best"] == "weighted_majority"
     assert selection["default"] == "majority" and selection["p_value"] < 0.05

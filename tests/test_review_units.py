@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from alchemist_runtime.label_model import predict_proba
 
-from alchemist_compiler.label_model import fit_label_model
+from alchemist_compiler.label_model import Judge, fit_label_model
 from alchemist_compiler.review.diff import match_programs
 from alchemist_compiler.review.evidence import (
     confusion_matrix,
@@ -72,14 +73,15 @@ def test_program_pairs_count_shared_and_disagreeing_votes():
 
 def test_the_auto_choice_is_a_sentence_naming_every_candidate():
     L, gold = noisy_votes(2)
-    params = fit_label_model("auto", L, 2, valid_labels=gold[:300], seed=0, L_valid=L[:300])
+    judge = Judge(lambda p: predict_proba(p, L[:300]), "the label model on valid")
+    params = fit_label_model("auto", L, 2, valid_labels=gold[:300], seed=0, L_valid=L[:300], judge=judge)
     choice = label_model_choice("auto", params, 4, 3)
-    candidates = params["selection"]["valid_accuracy"]
+    candidates, scores = params["selection"]["valid_accuracy"], params["selection"]["valid_brier"]
     assert choice["reason"].startswith(f"auto chose {params['kind']}: ")
-    assert "; accuracy on covered valid rows: " + ", ".join(
-        f"{kind} {acc:.3f}" for kind, acc in candidates.items()) in choice["reason"]
+    assert "; the label model on valid: " + ", ".join(
+        f"{kind} {acc:.3f} (Brier score {scores[kind]:.3f})" for kind, acc in candidates.items()) in choice["reason"]
     test = params["selection"].get("p_value")
-    assert (test is None) == ("McNemar" not in choice["reason"]) and "{" not in choice["reason"]
+    assert (test is None) == ("paired t-test" not in choice["reason"]) and "{" not in choice["reason"]
     assert choice["candidates"] == candidates
 
 

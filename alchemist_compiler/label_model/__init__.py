@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import auto, dawid_skene, flyingsquid, majority, snorkel, weighted_majority
+from .auto import Judge
 from .common import FitInputs, class_balance_from
 
 FITTERS = {
@@ -27,6 +28,7 @@ KINDS = (*FITTERS, "auto")
 __all__ = [
     "KINDS",
     "SNORKEL_MIN_COLUMNS",
+    "Judge",
     "class_balance_from",
     "effective_kind",
     "fit_label_model",
@@ -46,17 +48,21 @@ def fit_label_model(
     valid_labels: np.ndarray | None,
     seed: int,
     L_valid: np.ndarray | None = None,
+    judge: Judge | None = None,
 ) -> dict:
     """Fitted parameters of the chosen kind (JSON-ready).
 
     `L_valid` (valid votes, same columns as L) with `valid_labels` lets weighted_majority use valid
     accuracies and auto choose; valid_labels alone gives the class balance (snorkel, flyingsquid).
+    auto needs `judge`: what it scores each candidate by on valid (label_model/auto.py).
     """
     inputs = FitInputs(L=L, k=k, L_valid=L_valid, valid_labels=valid_labels, seed=seed)
     m = L.shape[1]
     if kind == "auto":
+        if judge is None:
+            raise ValueError("label_model.kind auto needs a judge (alchemist_compiler.choices)")
         return auto.fit(
-            inputs, {effective_kind(c, m): FITTERS[effective_kind(c, m)] for c in FITTERS}
+            inputs, {effective_kind(c, m): FITTERS[effective_kind(c, m)] for c in FITTERS}, judge
         )
     if kind not in FITTERS:
         raise ValueError(f"label_model.kind {kind!r} is not implemented; use one of {KINDS}")
