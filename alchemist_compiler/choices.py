@@ -31,7 +31,6 @@ from .selection import describe, select
 from .task import AUTO_FEATURES, DistillSpec, Task
 
 BY = "distilled accuracy on valid"
-CRITERION = "brier"
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def distill_features(task: Task, console, job: DistillJob, soft_labels: np.ndarr
             skipped[name] = str(err)
             continue
         probabilities[name] = models[name].proba(job.valid_inputs, len(task.classes))
-    selection = select(probabilities, job.valid_labels, default, CRITERION)
+    selection = select(probabilities, job.valid_labels, default)
     record = {**selection.record(BY), "candidates": list(probabilities),
               **({"skipped": skipped} if skipped else {})}
     console.print(f"features auto: {selection.chosen}: {describe(record, selection.chosen)}"

@@ -71,6 +71,7 @@ class Criterion:
 
 BRIER = Criterion("Brier score", False, brier_rows, "paired t-test", paired_t_p)
 CRITERIA = {"brier": BRIER}
+CRITERION = "brier"  # what both auto choices score by (label_model/auto.py, choices.py)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Selection:
 
 
 def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default: str,
-           criterion: str) -> Selection:
+           criterion: str = CRITERION) -> Selection:
     """`probabilities`: candidate -> (n, k) probabilities on the same labeled valid rows, in
     preference order. The best by `criterion`, if its test says it beats `default`; else default."""
     judge = CRITERIA[criterion]

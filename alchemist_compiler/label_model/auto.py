@@ -21,7 +21,6 @@ from ..selection import select
 from .common import FitInputs
 
 Fitter = Callable[[FitInputs], dict]
-CRITERION = "brier"
 
 
 @dataclass(frozen=True)
@@ -40,5 +39,5 @@ def fit(inputs: FitInputs, candidates: dict[str, Fitter], judge: Judge) -> dict:
         return {**candidates[default](inputs), "selection": {"by": "default: no labeled valid split"}}
     fitted = {kind: fitter(inputs) for kind, fitter in candidates.items()}
     probabilities = {kind: judge.proba(params) for kind, params in fitted.items()}
-    selection = select(probabilities, inputs.valid_labels, default, CRITERION)
+    selection = select(probabilities, inputs.valid_labels, default)
     return {**fitted[selection.chosen], "selection": selection.record(judge.by)}
