@@ -3,9 +3,14 @@
 `label_model: auto` and `distill.features: auto` score each candidate row by row on the same
 labeled valid rows (never test; without the rows shown to the LLM), by a criterion: a per-row score
 and a paired test. The best candidate (ties to the earlier) is kept only when the test, on its
-per-row scores against the default's, finds its gain significant at the 5% level; otherwise the
-default stays. A gain the valid rows cannot tell from chance is a tie, and ties go to the default:
-the cheaper or the usual choice.
+per-row scores against the default's, finds its gain significant; otherwise the default stays. A
+gain the valid rows cannot tell from chance is a tie, and ties go to the default: the cheaper or
+the usual choice.
+
+The test's level is 5% split over the candidates that could replace the default (Bonferroni:
+0.05 / 4 for five label models, 0.05 / 2 for three featurizers). The candidate tested is the best
+of several on the same rows; at a level of 0.05 for it, an equally good default would be left
+more often than 5% of the time, up to once in 20 / (candidates - 1).
 
 Criteria (CRITERIA, one entry each):
 - brier: per-row Brier score (squared error of the probabilities against the one-hot label, a
@@ -24,7 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import ttest_rel
 
-ALPHA = 0.05  # every test is two-sided
+ALPHA = 0.05  # the family-wise level; every test is two-sided
+
+
+def level(candidates: int) -> float:
+    """The p-value below which the best of `candidates` (the default among them) replaces the
+    default: ALPHA over the candidates that could (Bonferroni)."""
+    return ALPHA / max(1, candidates - 1)
 
 
 def paired_t_p(candidate: np.ndarray, default: np.ndarray) -> float:
@@ -58,10 +69,10 @@ class Criterion:
     test_name: str
     test: Callable[[np.ndarray, np.ndarray], float]
 
-    @property
-    def rule(self) -> str:
+    def rule(self, candidates: int) -> str:
         return (f"the best {self.name} on valid if it beats the default at {self.test_name} "
-                f"p < {ALPHA}, else the default")
+                f"p < {level(candidates):.4g} ({ALPHA} over the {candidates - 1} other candidates, "
+                "Bonferroni), else the default")
 
     def best(self, scores: Mapping[str, float]) -> str:
         """The best-scoring candidate, ties to the earlier."""
@@ -88,8 +99,10 @@ class Selection:
 
     def record(self, by: str) -> dict:
         """The manifest's record: how the choice was made and what each candidate scored."""
-        test = {} if self.p_value is None else {"best": self.best, "p_value": round(self.p_value, 6)}
-        return {"by": by, "criterion": self.criterion, "rule": CRITERIA[self.criterion].rule,
+        test = {} if self.p_value is None else {"best": self.best, "p_value": round(self.p_value, 6),
+                                                "level": round(level(len(self.valid_scores)), 6)}
+        return {"by": by, "criterion": self.criterion,
+                "rule": CRITERIA[self.criterion].rule(len(self.valid_scores)),
                 "default": self.default, **test, "valid_accuracy": self.valid_accuracy,
                 f"valid_{self.criterion}": self.valid_scores}
 
@@ -97,7 +110,8 @@ class Selection:
 def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default: str,
            criterion: str = CRITERION) -> Selection:
     """`probabilities`: candidate -> (n, k) probabilities on the same labeled valid rows, in
-    preference order. The best by `criterion`, if its test says it beats `default`; else default."""
+    preference order. The best by `criterion`, if its test says it beats `default` at `level`;
+    else default."""
     judge = CRITERIA[criterion]
     labels = np.asarray(labels)
     rows = {name: judge.rows(np.asarray(p), labels) for name, p in probabilities.items()}
@@ -108,7 +122,8 @@ def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default:
     if best == default:
         return Selection(default, default, best, criterion, accuracy, scores, None)
     p = judge.test(rows[best], rows[default])
-    return Selection(best if p < ALPHA else default, default, best, criterion, accuracy, scores, p)
+    return Selection(best if p < level(len(scores)) else default, default, best, criterion,
+                     accuracy, scores, p)
 
 
 def describe(record: dict, chosen: str) -> str:
@@ -124,7 +139,7 @@ def describe(record: dict, chosen: str) -> str:
         why = f"{default} has the best {judge.name}"
     else:
         test = (f"{judge.name} {best} {scores[best]:.3f} against {default} {scores[default]:.3f}, "
-                f"{judge.test_name} p={record['p_value']:.3f}")
+                f"{judge.test_name} p={record['p_value']:.3f}, level {record['level']:.4g}")
         why = (f"{best} beats the default {default} beyond chance ({test})" if chosen == best
                else f"{best}'s gain over the default {default} is within chance ({test})")
     return f"{why}; {record['by']}: {listed}"

@@ -137,7 +137,7 @@ def test_auto_scores_what_the_judge_gives_for_every_candidate_and_follows_the_ru
     assert selection["by"] == "the label model on valid" and selection["criterion"] == "brier"
     best = min(scores, key=scores.get)
     assert selection.get("best", "snorkel") == best
-    assert params["kind"] == (best if selection.get("p_value", 1.0) < 0.05 else "snorkel")
+    assert params["kind"] == (best if selection.get("p_value", 1.0) < 0.05 / (len(scores) - 1) else "snorkel")
     assert {key: value for key, value in params.items() if key != "selection"} == fitted(params["kind"], "youtube")
     assert fitted("auto", "youtube", with_valid=False)["kind"] == "snorkel"
     two_columns = fit_label_model("auto", L[:, :2], 2, valid_labels=y_valid, seed=0,

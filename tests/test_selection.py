@@ -54,6 +54,24 @@ def test_a_gain_beyond_chance_switches_to_the_best():
     assert chosen.chosen == chosen.best == "minilm" and chosen.p_value < 0.05
 
 
+def test_the_level_is_split_over_the_candidates_that_could_replace_the_default():
+    """The same gain (p = 0.045 on 100 rows) switches between two candidates at 0.05, but not as
+    the best of three, where the level is 0.05 / 2, nor of five (0.05 / 4) when p = 0.025."""
+    default, better = confident(90), confident(94)
+    two = select({"hashing": default, "minilm": better}, LABELS, "hashing")
+    assert two.chosen == "minilm" and 0.025 < two.p_value < 0.05
+    three = select({"hashing": default, "minilm": better, "both": confident(80)}, LABELS, "hashing")
+    assert three.best == "minilm" and three.p_value == two.p_value and three.chosen == "hashing"
+    assert three.record("x")["level"] == 0.025
+    assert "p < 0.025 (0.05 over the 2 other candidates, Bonferroni)" in three.record("x")["rule"]
+    others = {name: confident(80) for name in ("majority", "dawid_skene", "flyingsquid")}
+    five = select({"snorkel": default, "weighted_majority": confident(95), **others}, LABELS, "snorkel")
+    assert 0.0125 < five.p_value < 0.025 and five.chosen == "snorkel"
+    assert five.record("x")["level"] == 0.0125
+    switched = select({"snorkel": default, "weighted_majority": confident(97), **others}, LABELS, "snorkel")
+    assert switched.p_value < 0.0125 and switched.chosen == "weighted_majority"
+
+
 def test_brier_sees_a_confidence_gain_with_the_same_argmax_on_every_row():
     """No row where the argmax differs (McNemar's test on accuracy would have nothing to count);
     the candidate puts more probability on the label everywhere, which the paired test detects."""
@@ -82,11 +100,11 @@ def test_the_record_in_words_names_the_test_and_every_candidate():
     kept = select({"snorkel": confident(90), "majority": confident(92)}, LABELS, "snorkel", "brier")
     words = describe(kept.record("distilled accuracy on valid"), kept.chosen)
     assert words == ("majority's gain over the default snorkel is within chance (Brier score majority "
-                     f"0.148 against snorkel 0.180, paired t-test p={kept.p_value:.3f}); distilled "
+                     f"0.148 against snorkel 0.180, paired t-test p={kept.p_value:.3f}, level 0.05); distilled "
                      "accuracy on valid: snorkel 0.900 (Brier score 0.180), majority 0.920 (Brier score 0.148)")
     switched = select({"snorkel": confident(70), "majority": confident(95)}, LABELS, "snorkel", "brier")
     assert describe(switched.record("x"), switched.chosen).startswith(
         "majority beats the default snorkel beyond chance (Brier score majority 0.100 against "
-        "snorkel 0.500, paired t-test p=0.000); x: snorkel 0.700 (Brier score 0.500), majority 0.950 "
+        "snorkel 0.500, paired t-test p=0.000, level 0.05); x: snorkel 0.700 (Brier score 0.500), majority 0.950 "
         "(Brier score 0.100)")
     assert describe({"by": "default: no labeled valid split"}, "snorkel") == "default: no labeled valid split"
