@@ -9,8 +9,8 @@ the usual choice.
 
 The test's level is 5% split over the candidates that could replace the default (Bonferroni:
 0.05 / 4 for five label models, 0.05 / 2 for three featurizers). The candidate tested is the best
-of several on the same rows; at a level of 0.05 for it, an equally good default would be left
-more often than 5% of the time, up to once in 20 / (candidates - 1).
+of several on the same rows; tested at 0.05, it would replace an equally good default up to
+(candidates - 1) x 5% of the time, not 5%.
 
 Criteria (CRITERIA, one entry each):
 - brier: per-row Brier score (squared error of the probabilities against the one-hot label, a
@@ -71,8 +71,8 @@ class Criterion:
 
     def rule(self, candidates: int) -> str:
         return (f"the best {self.name} on valid if it beats the default at {self.test_name} "
-                f"p < {level(candidates):.4g} ({ALPHA} over the {candidates - 1} other candidates, "
-                "Bonferroni), else the default")
+                f"p < {level(candidates):.4g} ({ALPHA} / {candidates - 1}: Bonferroni over the "
+                "candidates besides the default), else the default")
 
     def best(self, scores: Mapping[str, float]) -> str:
         """The best-scoring candidate, ties to the earlier."""

@@ -63,7 +63,7 @@ def test_the_level_is_split_over_the_candidates_that_could_replace_the_default()
     three = select({"hashing": default, "minilm": better, "both": confident(80)}, LABELS, "hashing")
     assert three.best == "minilm" and three.p_value == two.p_value and three.chosen == "hashing"
     assert three.record("x")["level"] == 0.025
-    assert "p < 0.025 (0.05 over the 2 other candidates, Bonferroni)" in three.record("x")["rule"]
+    assert "p < 0.025 (0.05 / 2: Bonferroni over the candidates besides the default)" in three.record("x")["rule"]
     others = {name: confident(80) for name in ("majority", "dawid_skene", "flyingsquid")}
     five = select({"snorkel": default, "weighted_majority": confident(95), **others}, LABELS, "snorkel")
     assert 0.0125 < five.p_value < 0.025 and five.chosen == "snorkel"
