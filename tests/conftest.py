@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
+
+from alchemist_compiler.review.summary import SCHEMA_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -75,3 +78,9 @@ def example_split(name: str, split: str) -> list[dict]:
     fetch(name)
     path = EXAMPLES / name / "data" / f"{split}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def schema_errors(summary: dict) -> list[str]:
+    """What is wrong with a `compile --json` summary, by the committed schema."""
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    return [error.message for error in validator.iter_errors(summary)]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import base_task, write_task
+from conftest import base_task, schema_errors, write_task
 
 from alchemist_compiler.cli import main
 
@@ -24,13 +24,15 @@ def compile_auto(task_dir, out, **data):
                      distill={"features": "auto", "seeds": 1, "epochs": 3})
     task["data"] = {k: v for k, v in {**task["data"], **data}.items() if v is not None}
     write_task(task_dir, task)
-    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o", str(out)])
+    summary = out.parent / "summary.json"
+    result = CliRunner().invoke(main, ["compile", str(task_dir / "task.yaml"), "-o", str(out), "--json", str(summary)])
     assert result.exit_code == 0, result.output
-    return json.loads(next(out.glob("src/*/manifest.json")).read_text()), result.output
+    return (json.loads(next(out.glob("src/*/manifest.json")).read_text()), result.output,
+            json.loads(summary.read_text()))
 
 
 def test_auto_keeps_hashing_unless_another_beats_it_beyond_chance(task_dir, tmp_path):
-    manifest, output = compile_auto(task_dir, tmp_path / "out")
+    manifest, output, summary = compile_auto(task_dir, tmp_path / "out")
     distill = manifest["distill"]
     selection = distill["features_selection"]
     scores, accuracy = selection["valid_brier"], selection["valid_accuracy"]
@@ -45,12 +47,20 @@ def test_auto_keeps_hashing_unless_another_beats_it_beyond_chance(task_dir, tmp_
     assert f"features auto: {distill['features']}: " in printed
     assert "distilled accuracy on valid: " + ", ".join(
         f"{n} {accuracy[n]:.3f} (Brier score {scores[n]:.3f})" for n in selection["candidates"]) in printed
+    assert schema_errors(summary) == []
+    assert summary["features"]["requested"] == "auto" and summary["features"]["name"] == distill["features"]
+    assert summary["features"]["candidates"] == accuracy
+    assert summary["features"]["reason"].startswith(f"auto chose {distill['features']}: ")
+    assert summary["features"]["reason"].endswith("distilled accuracy on valid: " + ", ".join(
+        f"{n} {accuracy[n]:.3f} (Brier score {scores[n]:.3f})" for n in selection["candidates"]))
 
 
 def test_auto_without_valid_is_the_modality_default(task_dir, tmp_path):
-    manifest, _ = compile_auto(task_dir, tmp_path / "out", valid=None)
+    manifest, _, summary = compile_auto(task_dir, tmp_path / "out", valid=None)
     assert manifest["distill"]["features"] == "hashing"
     assert manifest["distill"]["features_selection"] == {"by": "default: no labeled valid split"}
+    assert summary["features"] == {"requested": "auto", "name": "hashing", "candidates": None,
+                                   "reason": "auto chose hashing: default: no labeled valid split"}
 
 
 def test_an_unknown_featurizer_names_auto_among_the_choices(task_dir, tmp_path):

@@ -10,14 +10,12 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import jsonschema
 import pytest
 from click.testing import CliRunner
-from conftest import HAM, SPAM, base_task, rows_of, write_jsonl, write_task
+from conftest import HAM, SPAM, base_task, rows_of, schema_errors, write_jsonl, write_task
 
 from alchemist_compiler.cli import main
 from alchemist_compiler.review.labeler import load_labeler
-from alchemist_compiler.review.summary import SCHEMA_PATH
 
 PROGRAMS = {
     "links": 'import re\n\ndef label(x):\n    return 1 if re.search(r"http|www", x) else -1\n',
@@ -152,11 +150,6 @@ def test_piped_output_keeps_whole_table_headers(compiled):
     assert "…" not in compiled.output
 
 
-def schema_errors(summary: dict) -> list[str]:
-    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
-    return [error.message for error in validator.iter_errors(summary)]
-
-
 def test_json_summary_validates_against_the_committed_schema(compiled):
     summary = compiled.summary
     assert schema_errors(summary) == []
@@ -166,6 +159,8 @@ def test_json_summary_validates_against_the_committed_schema(compiled):
         [p["file"] for p in manifest_of(compiled.new)["programs"]]
     assert summary["metrics"] == manifest_of(compiled.new)["metrics"]
     assert summary["label_model"]["reason"] == "snorkel, as task.yaml's label_model.kind asks"
+    assert summary["features"] == {"requested": "hashing", "name": "hashing", "candidates": None,
+                                   "reason": "hashing, as task.yaml's distill.features asks"}
     for stage in ("apply", "label model fit", "training", "export", "wheel build", "installed check", "total"):
         assert summary["timings_s"][stage] >= 0
 

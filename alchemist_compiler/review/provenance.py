@@ -58,3 +58,16 @@ def label_model_choice(requested: str, params: dict, kept: int, min_columns: int
     else:
         reason = f"{kind}, as task.yaml's label_model.kind asks"
     return {"requested": requested, "kind": kind, "reason": reason, "candidates": candidates}
+
+
+def features_choice(distill: dict) -> dict:
+    """The featurizer asked for, the one used, and why, as one sentence (`reason`); for `auto`,
+    the valid accuracy of the model distilled with each candidate (`candidates`).
+    `distill`: the manifest's distill record."""
+    name, selection = distill["features"], distill.get("features_selection")
+    if selection is None:
+        return {"requested": name, "name": name, "reason": f"{name}, as task.yaml's distill.features asks",
+                "candidates": None}
+    skipped = "".join(f"; {other} left out: {why}" for other, why in selection.get("skipped", {}).items())
+    return {"requested": "auto", "name": name, "reason": f"auto chose {name}: {describe(selection, name)}{skipped}",
+            "candidates": selection.get("valid_accuracy")}

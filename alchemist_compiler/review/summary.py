@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import AlchemistError
 from ..resources import ROOT
 from .diff import program_name
+from .provenance import features_choice
 
 SCHEMA_PATH = ROOT / "schemas" / "compile-summary.schema.json"
 FORMAT = "alchemist-compile-summary/1"
@@ -37,6 +38,7 @@ def compile_summary(task_path: str | Path, out_dir: Path, wheel: str, manifest: 
         "programs": programs,
         "rejected": [{"origin": origin, "reason": reason} for origin, reason in rejected.items()],
         "label_model": manifest["label_model_choice"],
+        "features": features_choice(manifest["distill"]),
         "metrics": manifest["metrics"],
         "cost": manifest["cost"],
         "llm": spending,
