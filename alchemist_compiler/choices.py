@@ -98,6 +98,5 @@ def distill_features(task: Task, console, job: DistillJob, soft_labels: np.ndarr
     selection = select(probabilities, job.valid_labels, default)
     record = {**selection.record(BY), "candidates": list(probabilities),
               **({"skipped": skipped} if skipped else {})}
-    console.print(f"features auto: {selection.chosen}: {describe(record, selection.chosen)}"
-                  + "".join(f"; {n} left out: {why}" for n, why in skipped.items()))
+    console.print(f"features auto: {selection.chosen}: {describe(record, selection.chosen)}")
     return models[selection.chosen], {"features": selection.chosen, "features_selection": record}

@@ -127,7 +127,8 @@ def select(probabilities: Mapping[str, np.ndarray], labels: np.ndarray, default:
 
 
 def describe(record: dict, chosen: str) -> str:
-    """A `record()` in words: why `chosen` was kept, then every candidate's valid scores."""
+    """A `record()` in words: why `chosen` was kept, then every candidate's valid scores, then any
+    candidate left out (a record's optional `skipped`: name -> why)."""
     accuracy = record.get("valid_accuracy")
     if not accuracy:
         return record["by"]
@@ -142,4 +143,5 @@ def describe(record: dict, chosen: str) -> str:
                 f"{judge.test_name} p={record['p_value']:.3f}, level {record['level']:.4g}")
         why = (f"{best} beats the default {default} beyond chance ({test})" if chosen == best
                else f"{best}'s gain over the default {default} is within chance ({test})")
-    return f"{why}; {record['by']}: {listed}"
+    skipped = "".join(f"; {name} left out: {reason}" for name, reason in record.get("skipped", {}).items())
+    return f"{why}; {record['by']}: {listed}{skipped}"

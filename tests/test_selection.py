@@ -108,3 +108,6 @@ def test_the_record_in_words_names_the_test_and_every_candidate():
         "snorkel 0.500, paired t-test p=0.000, level 0.05); x: snorkel 0.700 (Brier score 0.500), majority 0.950 "
         "(Brier score 0.100)")
     assert describe({"by": "default: no labeled valid split"}, "snorkel") == "default: no labeled valid split"
+    record = {**kept.record("x"), "skipped": {"minilm": "the minilm extra is not installed"}}
+    assert describe(record, kept.chosen).endswith(
+        "majority 0.920 (Brier score 0.148); minilm left out: the minilm extra is not installed")

@@ -68,6 +68,5 @@ def features_choice(distill: dict) -> dict:
     if selection is None:
         return {"requested": name, "name": name, "reason": f"{name}, as task.yaml's distill.features asks",
                 "candidates": None}
-    skipped = "".join(f"; {other} left out: {why}" for other, why in selection.get("skipped", {}).items())
-    return {"requested": "auto", "name": name, "reason": f"auto chose {name}: {describe(selection, name)}{skipped}",
+    return {"requested": "auto", "name": name, "reason": f"auto chose {name}: {describe(selection, name)}",
             "candidates": selection.get("valid_accuracy")}
